@@ -1,0 +1,163 @@
+"""The frozen contracts: where the WSDL/XSD files are, their compiled schemas, and message validation.
+
+The files ship inside the installed package (``adapter/wsdl``, ``adapter/xsd``) and are only ever read from
+there; schema imports resolve to local files, never to the network. Each schema is compiled once per process.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from lxml import etree
+
+WL1_NS = "urn:sbb:whitelabel:1.0"
+WL2_NS = "urn:sbb:whitelabel:2.0"
+WSA_NS = "http://www.w3.org/2005/08/addressing"
+SOAP11_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+WSDL_DIR = PACKAGE_DIR / "wsdl"
+XSD_DIR = PACKAGE_DIR / "xsd"
+
+XSD_FILES = ("wl1.xsd", "wl2.xsd", "ws-addr.xsd")
+
+
+def wsdl_path(name: str) -> Path:
+    return WSDL_DIR / f"{name}.wsdl"
+
+
+def xsd_path(name: str) -> Path:
+    return XSD_DIR / name
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: the element it is about, where, and why, in plain words."""
+
+    element: str
+    reason: str
+    line: int | None = None
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.element}: {self.reason}"
+
+
+_QNAME = re.compile(r"\{[^}]*\}")
+_ELEMENT = re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: ")
+
+
+def clean_reason(message: str) -> tuple[str | None, str]:
+    """libxml2's message without namespaces and prefixes: ('Crebonummer', "'abc' is not a valid ...")."""
+    message = message.strip()
+    element = None
+    m = _ELEMENT.match(message)
+    if m:
+        element = _QNAME.sub("", m.group(1))
+        if m.group(2):
+            element += "/@" + _QNAME.sub("", m.group(2))
+        message = message[m.end():]
+    message = _QNAME.sub("", message)
+    message = message.replace("This element is not expected.", "this element is not expected here.")
+    message = re.sub(r"^\[facet '[^']*'\] The ", "the ", message)
+    message = re.sub(r"\s+", " ", message).rstrip(".")
+    message = re.sub(r"the atomic type '[^']*'", "its type", message)
+    message = re.sub(r"the local atomic type", "its type", message)
+    return element, message
+
+
+class Contract:
+    """One contract (wl1 or wl2): its namespace, its compiled entry schema and its operations."""
+
+    def __init__(self, name: str, namespace: str):
+        self.name = name
+        self.namespace = namespace
+        self._local = threading.local()
+
+    @property
+    def xsd(self) -> Path:
+        return xsd_path(f"{self.name}.xsd")
+
+    @property
+    def wsdl(self) -> Path:
+        return wsdl_path(self.name)
+
+    @cached_property
+    def _schema_doc(self) -> etree._ElementTree:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+        return etree.parse(str(self.xsd), parser)
+
+    @property
+    def schema(self) -> etree.XMLSchema:
+        """The compiled schema; one per thread, since an lxml validator keeps its error log on itself."""
+        schema = getattr(self._local, "schema", None)
+        if schema is None:
+            schema = self._local.schema = etree.XMLSchema(self._schema_doc)
+        return schema
+
+    @cached_property
+    def message_elements(self) -> frozenset[str]:
+        return frozenset(
+            el.get("name") for el in self._schema_doc.getroot().iterchildren("{http://www.w3.org/2001/XMLSchema}element")
+        )
+
+    def validate(self, element: etree._Element) -> list[Problem]:
+        """Validate one message element (the child of soap:Body). An empty list means valid."""
+        if element.tag.startswith("{"):
+            ns, _, local = element.tag[1:].partition("}")
+        else:
+            ns, local = "", element.tag
+        if ns != self.namespace or local not in self.message_elements:
+            return [Problem(local, f"is not a {self.name.upper()} message element (expected namespace "
+                                   f"{self.namespace})", element.sourceline)]
+        schema = self.schema
+        if schema.validate(element):
+            return []
+        problems = []
+        for entry in schema.error_log:
+            name, reason = clean_reason(entry.message)
+            problems.append(Problem(name or local, reason, entry.line or None, entry.path or None))
+        return problems
+
+
+WL1 = Contract("wl1", WL1_NS)
+WL2 = Contract("wl2", WL2_NS)
+CONTRACTS = {"wl1": WL1, "wl2": WL2}
+BY_NAMESPACE = {WL1_NS: WL1, WL2_NS: WL2}
+
+
+def body_children(root: etree._Element) -> list[etree._Element]:
+    """The message elements of a SOAP 1.1 envelope, or ``[root]`` for a bare message."""
+    if root.tag == f"{{{SOAP11_ENV_NS}}}Envelope":
+        body = root.find(f"{{{SOAP11_ENV_NS}}}Body")
+        return [] if body is None else [c for c in body if isinstance(c.tag, str)]
+    return [root]
+
+
+def detect(element: etree._Element) -> Contract | None:
+    ns = element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
+    return BY_NAMESPACE.get(ns)
+
+
+def validate_document(root: etree._Element, contract: Contract | None = None) -> list[Problem]:
+    """Validate a SOAP envelope (each message in its Body) or a bare message element."""
+    if root.tag == f"{{{SOAP12_ENV_NS}}}Envelope":
+        return [Problem("Envelope", "SOAP 1.2 envelope; both contracts use SOAP 1.1", root.sourceline)]
+    messages = body_children(root)
+    if not messages:
+        return [Problem("Body", "the SOAP Body holds no message element", root.sourceline)]
+    problems: list[Problem] = []
+    for message in messages:
+        if message.tag == f"{{{SOAP11_ENV_NS}}}Fault":
+            continue  # a fault is a valid answer in either contract
+        c = contract or detect(message)
+        if c is None:
+            problems.append(Problem(_QNAME.sub("", message.tag), "is in no known namespace "
+                                    f"(expected {WL1_NS} or {WL2_NS})", message.sourceline))
+            continue
+        problems.extend(c.validate(message))
+    return problems
