@@ -1,0 +1,188 @@
+"""The adapter's configuration: a TOML file, overridable per key by environment variables.
+
+``WL_ADAPTER_<SECTION>_<KEY>`` overrides ``[section] key`` (e.g. ``WL_ADAPTER_UPSTREAM_URL``,
+``WL_ADAPTER_STORE_URL``). A bad file fails at start with a ``ConfigError`` that names the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "WL_ADAPTER_"
+OIN_PATTERN = re.compile(r"^[0-9A-Za-z]{20}$")
+SCHOOL_OIN_PATTERN = re.compile(r"^00000007000[0-9A-Za-z]{4}00000$")
+SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
+VALIDATION_MODES = ("enforce", "report", "off")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how clients and SBB reach the adapter; default http://host:port
+    workers: int = 2
+    threads: int = 32
+    max_body_bytes: int = 1024 * 1024
+    max_depth: int = 32
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    url: str = "http://127.0.0.1:8081/wl2"
+    oin: str = "00000003273462010000"
+    timeout_s: float = 10.0
+    connect_timeout_s: float = 3.0
+    client_cert: str = ""
+    client_key: str = ""
+    ca: str = ""
+    pool_size: int = 64
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = "sqlite:///wl-adapter.sqlite"
+
+
+@dataclass(frozen=True)
+class MutationsConfig:
+    subscribe_after_verify: bool = True
+    retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    oin: str
+    licence_sha256: str
+    client_cert: str = ""
+    client_key: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    mutations: MutationsConfig = field(default_factory=MutationsConfig)
+    tenants: tuple[Tenant, ...] = ()
+    source: str = ""
+
+
+_SECTIONS = {"server": ServerConfig, "upstream": UpstreamConfig, "store": StoreConfig, "mutations": MutationsConfig}
+
+
+def _coerce(key: str, value: Any, typ: type) -> Any:
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            return int(value)
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif typ is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{key}: expected {typ.__name__}, got {value!r}")
+
+
+def _build(cls: type, data: dict, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix}: expected a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(fields)})")
+    types = {"bool": bool, "int": int, "float": float, "str": str}
+    kwargs = {k: _coerce(f"{prefix}.{k}", v, types[fields[k].type]) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        missing = re.findall(r"'(\w+)'", str(exc))
+        raise ConfigError(f"{prefix}.{missing[0] if missing else '?'}: required key missing") from None
+
+
+def _env_overrides(raw: dict, environ: dict) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        for section in _SECTIONS:
+            if rest.startswith(section + "_"):
+                raw.setdefault(section, {})[rest[len(section) + 1:]] = value
+                break
+
+
+def _check(config: Config) -> None:
+    u = config.upstream
+    if not re.match(r"^https?://", u.url):
+        raise ConfigError(f"upstream.url: must start with http:// or https://, got {u.url!r}")
+    if not OIN_PATTERN.match(u.oin):
+        raise ConfigError(f"upstream.oin: an OIN is 20 characters, got {u.oin!r}")
+    if u.timeout_s <= 0 or u.connect_timeout_s <= 0:
+        raise ConfigError("upstream.timeout_s: must be > 0")
+    if bool(u.client_cert) != bool(u.client_key):
+        raise ConfigError("upstream.client_key: client_cert and client_key go together")
+    if not config.store.url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"store.url: expected sqlite:///PATH or postgresql+psycopg://..., got {config.store.url!r}")
+    seen: dict[str, str] = {}
+    for i, t in enumerate(config.tenants):
+        where = f"tenants[{i}]"
+        if not SCHOOL_OIN_PATTERN.match(t.oin):
+            raise ConfigError(f"{where}.oin: an MBO school OIN is 00000007000 + BRIN (4) + 00000, got {t.oin!r}")
+        if not SHA256_PATTERN.match(t.licence_sha256):
+            raise ConfigError(f"{where}.licence_sha256: expected 64 hex digits (SHA-256 of the licence key)")
+        if t.licence_sha256.lower() in seen:
+            raise ConfigError(f"{where}.licence_sha256: the same licence is already used by {seen[t.licence_sha256.lower()]}")
+        seen[t.licence_sha256.lower()] = t.name
+        if bool(t.client_cert) != bool(t.client_key):
+            raise ConfigError(f"{where}.client_key: client_cert and client_key go together")
+
+
+def load_config(path: str | os.PathLike | None = None, environ: dict | None = None) -> Config:
+    environ = dict(os.environ if environ is None else environ)
+    raw: dict = {}
+    source = ""
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _env_overrides(raw, environ)
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"tenants"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section (known: {', '.join([*_SECTIONS, 'tenants'])})")
+    sections = {name: _build(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    tenants_raw = raw.get("tenants", [])
+    if not isinstance(tenants_raw, list):
+        raise ConfigError("tenants: expected [[tenants]] tables")
+    tenants = tuple(_build(Tenant, t, f"tenants[{i}]") for i, t in enumerate(tenants_raw))
+    config = Config(**sections, tenants=tenants, source=source)
+    _check(config)
+    return config
