@@ -1,0 +1,68 @@
+"""WL 1.0 request (dict) -> WL 2.0 request body (dict, without BerichtID). Company codes arrive resolved."""
+from __future__ import annotations
+
+from adapter.translate import values
+from adapter.translate.tables import ZOEK_SOORT
+
+
+def _without_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def identificeer(req: dict) -> dict:
+    return _without_none({
+        "Naam": req["Bedrijfsnaam"],
+        "Postcode": values.postcode(req["Postcode"]),
+        "Huisnummer": values.huisnummer_to_wl2(req.get("Huisnummer")),
+    })
+
+
+def verifieer(req: dict, leerbedrijf_id: str) -> dict:
+    return {
+        "LeerbedrijfId": leerbedrijf_id,
+        "Crebonummer": values.crebo_to_wl2(req["Crebonummer"]),
+        "Startdatum": req["Peildatum"],
+    }
+
+
+def zoeken(req: dict, leerbedrijf_id: str | None) -> dict:
+    adres = req.get("Vestigingsadres") or {}
+    van = tot = None
+    if req.get("PostcodeRange") is not None:
+        van, tot = values.postcode_range(req["PostcodeRange"])
+    naam = req.get("LeerbedrijfNaam")
+    crebo = req.get("Crebonummer")
+    return _without_none({
+        "Soort": ZOEK_SOORT[req["LeerplaatsErkenningAanduiding"]],
+        "Naam": naam.replace("%", "*") if naam is not None else None,
+        "NaamExact": req.get("LeerbedrijfNaamExact"),
+        "LeerbedrijfId": leerbedrijf_id,
+        "Straat": adres.get("Straat"),
+        "Huisnummer": values.huisnummer_to_wl2(adres.get("Huisnummer")),
+        "Plaats": adres.get("Plaats"),  # Vestigingsadres/Land is ignored: WL 2.0 searches Dutch addresses
+        "PostcodeVan": van,
+        "PostcodeTot": tot,
+        "ZoekInDeBuurt": req.get("ZoekInDeBuurt"),
+        "Crebonummer": values.crebo_to_wl2(crebo) if crebo is not None else None,
+        "Leerweg": req.get("Leerweg"),
+        "Pagina": req["Pagina"],
+        "AantalPerPagina": req["AantalResultatenPerPagina"],
+    })
+
+
+def details(req: dict, leerbedrijf_id: str | None) -> dict:
+    if leerbedrijf_id is not None:
+        return {"LeerbedrijfId": leerbedrijf_id}
+    return {"LeerplaatsId": req["LeerplaatsId"]}
+
+
+def zoek_oude_code(code: values.OldCode) -> dict:
+    """The search that resolves an old-style CodeLeerbedrijf: recognised companies at that address."""
+    return _without_none({
+        "Soort": "LEERBEDRIJF",
+        "Huisnummer": values.huisnummer_to_wl2(code.huisnummer),
+        "PostcodeVan": code.postcode,
+        "PostcodeTot": code.postcode,
+        "Pagina": 1,
+        "AantalPerPagina": 100,
+    })

@@ -1,0 +1,97 @@
+"""Value-level translation rules: postcodes, crebo numbers, addresses, countries, company codes."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from adapter.translate.tables import LAND_CODE, LAND_NAAM
+
+POSTCODE_NL = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
+LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")
+# old-style CodeLeerbedrijf: BRIN of the former kenniscentrum (4) + postcode (6) + house number (5) + sequence (2)
+OLD_CODE = re.compile(r"^([0-9A-Z]{4})([1-9][0-9]{3}[A-Z]{2})([0-9]{5})([0-9]{2})$")
+
+
+class InvalidInput(ValueError):
+    """Input the XSD allows but that makes no sense: WL 1.0 signaalcode 4, with a Melding naming the element."""
+
+    def __init__(self, element: str, reason: str):
+        super().__init__(f"{element}: {reason}")
+        self.element = element
+        self.reason = reason
+
+
+def postcode(value: str, element: str = "Postcode") -> str:
+    """'1234 ab' -> '1234AB'; anything that is then not a Dutch postcode is invalid input."""
+    normalised = re.sub(r"\s+", "", value).upper()
+    if not POSTCODE_NL.match(normalised):
+        raise InvalidInput(element, f"'{value}' is geen geldige postcode (verwacht 1234AB)")
+    return normalised
+
+
+def postcode_range(value: str) -> tuple[str, str]:
+    """One postcode or from+to in one string ('1234AB1299ZZ') -> (PostcodeVan, PostcodeTot)."""
+    compact = re.sub(r"\s+", "", value).upper()
+    if len(compact) == 6:
+        pc = postcode(compact, "PostcodeRange")
+        return pc, pc
+    if len(compact) == 12:
+        return postcode(compact[:6], "PostcodeRange"), postcode(compact[6:], "PostcodeRange")
+    raise InvalidInput("PostcodeRange", f"'{value}' is geen postcode of postcodebereik (verwacht 1234AB of 1234AB1299ZZ)")
+
+
+def crebo_to_wl2(crebo: int) -> str:
+    return f"{crebo:05d}"
+
+
+def crebo_to_wl1(crebo: str) -> int:
+    return int(crebo)
+
+
+def huisnummer_to_wl2(huisnummer: int | None) -> int | None:
+    """0 or absent means unknown: no Huisnummer upstream."""
+    return huisnummer if huisnummer else None
+
+
+def straat_wl1(straat: str, huisnummer: int, toevoeging: str | None) -> str:
+    """'Oudegracht' 12 'a' -> 'Oudegracht 12a'; 'Kerkweg' 7 '2' -> 'Kerkweg 7-2'."""
+    text = f"{straat} {huisnummer}"
+    if toevoeging:
+        text += ("-" if toevoeging[0].isdigit() else "") + toevoeging
+    return text
+
+
+def land_wl1(iso: str) -> str:
+    return LAND_NAAM.get(iso, iso)
+
+
+def land_wl2(naam: str) -> str:
+    return LAND_CODE.get(naam.strip().lower(), naam)
+
+
+def adres_wl1(adres: dict) -> dict:
+    return {
+        "Straat": straat_wl1(adres["Straat"], adres["Huisnummer"], adres.get("Huisnummertoevoeging")),
+        "Postcode": adres["Postcode"],
+        "Plaats": adres["Plaats"],
+        "Land": land_wl1(adres["Land"]),
+    }
+
+
+@dataclass(frozen=True)
+class OldCode:
+    brin: str
+    postcode: str
+    huisnummer: int
+    volgnummer: int
+
+
+def parse_old_code(code: str) -> OldCode | None:
+    m = OLD_CODE.match(code.strip().upper())
+    if not m:
+        return None
+    return OldCode(m.group(1), m.group(2), int(m.group(3)), int(m.group(4)))
+
+
+def is_leerbedrijf_id(code: str) -> bool:
+    return bool(LEERBEDRIJF_ID.match(code))
