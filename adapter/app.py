@@ -1,0 +1,93 @@
+"""The adapter's WSGI application: routes each request to the WL 1.0 service, the push receiver, the contract
+files, or the operations endpoints. Size limits are enforced here, before anything is parsed."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+
+from adapter import soap
+from adapter.wsdl_serving import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
+
+log = logging.getLogger("wl_adapter.app")
+
+LEGACY_PATHS = (
+    "/wl1",
+    "/webservices/whitelabel/ws_whitelabelzoekenv03.asmx",
+    "/webservices/whitelabel/ws_vacaturedetails.asmx",
+    "/webservices/whitelabel/ws_bedrijfsgegevens.asmx",
+    "/webservices/whitelabel/ws_accreditatie.asmx",
+    "/webservices/whitelabel/ws_mutaties.asmx",
+)
+_LEGACY = {p.lower(): p for p in LEGACY_PATHS}  # IIS paths were case-insensitive; old clients rely on it
+MUTATIES_PATH = "/wl2/mutaties"
+
+WsgiApp = Callable
+
+
+def _respond(start_response, status: str, body: bytes, content_type: str, extra: list | None = None):
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *(extra or [])])
+    return [body]
+
+
+def _fault(start_response, code: str, string: str, http_status: int = 500):
+    status = {500: "500 Internal Server Error", 413: "413 Request Entity Too Large",
+              405: "405 Method Not Allowed"}[http_status]
+    return _respond(start_response, status, soap.fault_bytes(code, string), soap.CONTENT_TYPE)
+
+
+def read_body(environ: dict, max_bytes: int) -> bytes | None:
+    """The request body, or None when it is larger than ``max_bytes`` (never reads more than that + 1)."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > max_bytes:
+        return None
+    stream = environ["wsgi.input"]
+    data = stream.read(int(length)) if length.isdigit() else stream.read(max_bytes + 1)
+    return None if len(data) > max_bytes else data
+
+
+class AdapterApp:
+    def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
+                 mutaties: WsgiApp | None = None):
+        self.wl1 = wl1
+        self.max_body_bytes = max_body_bytes
+        self.routes = routes or {}  # exact path -> app (metrics, health)
+        self.mutaties = mutaties
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        query = environ.get("QUERY_STRING", "")
+        legacy = _LEGACY.get(path.rstrip("/").lower())
+        if legacy is not None:
+            if method in ("GET", "HEAD"):
+                if query.lower() in ("wsdl", "wsdl=", "singlewsdl"):
+                    location = request_base_url(environ) + path
+                    return _respond(start_response, "200 OK", wsdl_for("wl1", location), "text/xml; charset=utf-8")
+                return _respond(start_response, "200 OK",
+                                f"WL 1.0 White Label service. WSDL: {path}?wsdl\n".encode(), "text/plain; charset=utf-8")
+            if method != "POST":
+                return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
+            return self._soap(self.wl1, environ, start_response)
+        if path == MUTATIES_PATH and self.mutaties is not None and method == "POST":
+            return self._soap(self.mutaties, environ, start_response)
+        name = xsd_name_for(path)
+        if name and method in ("GET", "HEAD"):
+            return _respond(start_response, "200 OK", xsd_bytes(name), "text/xml; charset=utf-8")
+        route = self.routes.get(path)
+        if route is not None:
+            return route(environ, start_response)
+        return _respond(start_response, "404 Not Found", json.dumps({"error": f"no such path: {path}"}).encode(),
+                        "application/json")
+
+    def _soap(self, app: WsgiApp, environ, start_response):
+        data = read_body(environ, self.max_body_bytes)
+        if data is None:
+            return _fault(start_response, "Client",
+                          f"message too large: the limit is {self.max_body_bytes} bytes", 413)
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        if not environ.get("CONTENT_TYPE"):
+            environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
+        return app(environ, start_response)

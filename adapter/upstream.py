@@ -1,0 +1,35 @@
+"""The WL 2.0 clients of one worker: one per TLS client certificate (a school's own, or the adapter's), all
+behind one circuit breaker, since they share the one upstream."""
+from __future__ import annotations
+
+import threading
+
+from adapter.config import Tenant, UpstreamConfig
+from adapter.wl2.breaker import CircuitBreaker
+from adapter.wl2.client import Wl2Client
+
+
+class Upstream:
+    def __init__(self, cfg: UpstreamConfig, breaker: CircuitBreaker | None = None, enforce_response_schema: bool = True):
+        self.cfg = cfg
+        self.breaker = breaker or CircuitBreaker()
+        self.enforce_response_schema = enforce_response_schema
+        self._clients: dict[tuple[str, str] | None, Wl2Client] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, cert: tuple[str, str] | None) -> Wl2Client:
+        client = self._clients.get(cert)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(cert)
+                if client is None:
+                    client = self._clients[cert] = Wl2Client(self.cfg, cert, self.breaker, self.enforce_response_schema)
+        return client
+
+    def default(self) -> Wl2Client:
+        return self._client((self.cfg.client_cert, self.cfg.client_key) if self.cfg.client_cert else None)
+
+    def for_tenant(self, tenant: Tenant | None) -> Wl2Client:
+        if tenant is not None and tenant.client_cert:
+            return self._client((tenant.client_cert, tenant.client_key))
+        return self.default()

@@ -1,0 +1,133 @@
+"""The pipeline of one WL 1.0 call: licence -> tenant -> validate -> translate -> WL 2.0 -> translate back.
+
+``Facade.handle`` returns the WL 1.0 result as a dict; business outcomes are signaalcodes, never exceptions.
+It raises ``RequestInvalid`` only for a request that violates the WL 1.0 XSD (a soap:Client fault).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from adapter.config import Config, Tenant
+from adapter.contracts import WL1, Problem
+from adapter.resolve import UnknownCode, resolve_code
+from adapter.tenants import Tenants
+from adapter.translate import requests as to_wl2
+from adapter.translate import results as to_wl1
+from adapter.translate import values
+from adapter.translate.values import InvalidInput
+from adapter.wl1 import message
+from adapter.wl2.client import Exchange, UpstreamError, UpstreamUnavailable
+
+log = logging.getLogger("wl_adapter.facade")
+
+
+class RequestInvalid(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Call:
+    """What one WL 1.0 call did, for the audit trail and metrics."""
+
+    operation: str
+    tenant: Tenant | None = None
+    request_problems: list[Problem] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    signaalcode: int | None = None
+
+
+class Facade:
+    def __init__(self, config: Config, tenants: Tenants, store, upstream, subscriber=None):
+        self.config = config
+        self.tenants = tenants
+        self.store = store
+        self.upstream = upstream  # .for_tenant(tenant) -> Wl2Client
+        self.subscriber = subscriber  # .wake() after a subscription intent was recorded
+        self._operations = {
+            "GeefBedrijfsgegevens": self._geef_bedrijfsgegevens,
+            "VerifieerAccreditatie": self._verifieer_accreditatie,
+            "Zoeken": self._zoeken,
+            "GeefDetails": self._geef_details,
+            "GeefMutaties": self._geef_mutaties,
+        }
+
+    # -- the pipeline -------------------------------------------------------------------------------------
+    def handle(self, operation: str, body: etree._Element, call: Call) -> dict:
+        licence = message.licence_of(body)
+        if licence is None:  # no licence to check: the XSD names what is wrong
+            raise RequestInvalid(WL1.validate(body) or [Problem("Licentie", "missing")])
+        call.tenant = self.tenants.by_licence(licence)
+        if call.tenant is None:
+            return self._done(call, to_wl1.outcome(996))
+        call.request_problems = WL1.validate(body)
+        if call.request_problems:
+            raise RequestInvalid(call.request_problems)
+        request = message.to_dict(message.request_of(body))
+        try:
+            result = self._operations[operation](call, request)
+        except InvalidInput as exc:
+            result = to_wl1.outcome(4, f"{exc.element}: {exc.reason}")
+        except UnknownCode:
+            result = to_wl1.outcome(3)
+        except UpstreamUnavailable as exc:
+            log.warning("WL 2.0 unavailable for %s: %s", operation, exc)
+            result = to_wl1.outcome(998)
+        except UpstreamError as exc:
+            log.warning("WL 2.0 error for %s: %s", operation, exc)
+            result = to_wl1.outcome(999)
+        return self._done(call, result)
+
+    @staticmethod
+    def _done(call: Call, result: dict) -> dict:
+        call.signaalcode = result["Signaalcode"]
+        return result
+
+    def _wl2(self, call: Call, operation: str, body: dict) -> dict:
+        exchange = Exchange(operation)
+        call.exchanges.append(exchange)
+        return self.upstream.for_tenant(call.tenant).call(operation, call.tenant.oin, body, exchange)
+
+    def _resolve(self, call: Call, code: str) -> str:
+        return resolve_code(code, self.store, lambda body: self._wl2(call, "ZoekenLeerbedrijfOfLeerplaats", body))
+
+    # -- the operations -----------------------------------------------------------------------------------
+    def _geef_bedrijfsgegevens(self, call: Call, req: dict) -> dict:
+        return to_wl1.identificeer(self._wl2(call, "IdentificeerLeerbedrijf", to_wl2.identificeer(req)))
+
+    def _verifieer_accreditatie(self, call: Call, req: dict) -> dict:
+        leerbedrijf_id = self._resolve(call, req["CodeLeerbedrijf"])
+        result = to_wl1.verifieer(self._wl2(call, "VerifieerAccreditatie", to_wl2.verifieer(req, leerbedrijf_id)))
+        if result["Signaalcode"] == 0 and self.config.mutations.subscribe_after_verify:
+            crebo = values.crebo_to_wl2(req["Crebonummer"])
+            if self.store.record_subscription_intent(call.tenant.oin, leerbedrijf_id, crebo) and self.subscriber:
+                self.subscriber.wake()
+        return result
+
+    def _zoeken(self, call: Call, req: dict) -> dict:
+        code = req.get("CodeLeerbedrijf")
+        leerbedrijf_id = self._resolve(call, code) if code else None
+        return to_wl1.zoeken(self._wl2(call, "ZoekenLeerbedrijfOfLeerplaats", to_wl2.zoeken(req, leerbedrijf_id)))
+
+    def _geef_details(self, call: Call, req: dict) -> dict:
+        code = req.get("CodeLeerbedrijf")
+        leerbedrijf_id = self._resolve(call, code) if code else None
+        body = self._wl2(call, "OpvragenDetailgegevensLeerbedrijf", to_wl2.details(req, leerbedrijf_id))
+        return to_wl1.details(body, None if leerbedrijf_id else req["LeerplaatsId"])
+
+    def _geef_mutaties(self, call: Call, req: dict) -> dict:
+        vanaf = req["VanafVolgnummer"]
+        rows = self.store.mutations_after(call.tenant.oin, vanaf, req.get("MaximumAantal", 100))
+        mutaties = [to_wl1.mutatie(_row_dict(r)) for r in rows]
+        result = {**to_wl1.outcome(0), "LaatsteVolgnummer": mutaties[-1]["Volgnummer"] if mutaties else vanaf}
+        if mutaties:
+            result["Mutaties"] = {"Mutatie": mutaties}
+        return result
+
+
+def _row_dict(row) -> dict:
+    return row if isinstance(row, dict) else {k: getattr(row, k) for k in row.__dataclass_fields__}

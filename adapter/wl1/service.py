@@ -1,0 +1,117 @@
+"""The WL 1.0 service hosted with spyne. Its types are read from the frozen xsd/wl1.xsd, not written again here.
+
+spyne does the SOAP 1.1 plumbing (dispatch by body element, serialisation of the result, faults). The request is
+parsed by adapter.xmlsafe and validated against the frozen XSD by the facade; spyne's own deserialisation is
+bypassed (AnyXml), and every answer is validated against the frozen XSD after serialisation.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from lxml import etree
+from spyne import AnyXml, Application, ServiceBase, rpc
+from spyne.const.xml import NS_SOAP11_ENV
+from spyne.model.fault import Fault
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+from spyne.util.xml import parse_schema_file
+
+from adapter.contracts import WL1, WL1_NS
+from adapter.soap import SoapFault, parse_envelope
+from adapter.wl1 import OPERATIONS
+from adapter.wl1.facade import Call, Facade, RequestInvalid
+from adapter.xmlsafe import Limits
+
+log = logging.getLogger("wl_adapter.wl1")
+
+for _name in ("spyne", "spyne.protocol", "spyne.server", "spyne.application", "spyne.protocol.xml",
+              "spyne.protocol.soap.soap11"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)  # spyne would log whole bodies (with the licence)
+
+_OPERATION_TAGS = {f"{{{WL1_NS}}}{op}": op for op in OPERATIONS}
+
+
+def result_types() -> dict[str, type]:
+    types = parse_schema_file(str(WL1.xsd))[WL1_NS].types
+    return {op: types[f"{op}Result"] for op in OPERATIONS}
+
+
+def to_model(cls: type, data: dict):
+    """A result dict (XSD order) -> an instance of the spyne type parsed from the XSD."""
+    inst = cls()
+    for key, value in data.items():
+        field_type = cls._type_info[key]
+        if isinstance(value, dict):
+            value = to_model(field_type, value)
+        elif isinstance(value, list):
+            value = [to_model(field_type, v) if isinstance(v, dict) else v for v in value]
+        setattr(inst, key, value)
+    return inst
+
+
+class Wl1Soap11(Soap11):
+    """SOAP 1.1 as ASMX clients expect it (``soap:`` prefix), with hardened parsing and clean faults."""
+
+    soap_env = "soap"
+
+    def __init__(self, limits: Limits, **kwargs):
+        super().__init__(**kwargs)
+        self.limits = limits
+
+    def create_in_document(self, ctx, charset=None):
+        method = ctx.transport.get_request_method() if hasattr(ctx.transport, "get_request_method") else "POST"
+        if method != "POST":
+            raise Fault("Client", "a SOAP request is an HTTP POST")
+        data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode(charset or "utf-8")
+                        for chunk in ctx.in_string)
+        try:
+            root, _header, body = parse_envelope(data, self.limits)
+        except SoapFault as exc:
+            raise Fault(f"{exc.code}", exc.string) from None
+        if body.tag not in _OPERATION_TAGS:
+            raise Fault("Client", f"unknown operation '{etree.QName(body).localname}' in namespace "
+                                  f"'{etree.QName(body).namespace or ''}' (expected one of {', '.join(OPERATIONS)} "
+                                  f"in {WL1_NS})")
+        ctx.in_document = (root, {})
+
+
+def _method(operation: str, result_type: type, facade: Facade, on_call: Callable[[object, Call], None]):
+    def handler(ctx, request):
+        call = Call(operation)
+        ctx.udc = call
+        try:
+            result = facade.handle(operation, ctx.in_body_doc, call)
+        except RequestInvalid as exc:
+            raise Fault("Client", f"the request does not match the WL 1.0 schema: {exc}") from None
+        finally:
+            on_call(ctx, call)
+        return to_model(result_type, result)
+
+    handler.__name__ = operation
+    return rpc(AnyXml, _returns=result_type, _operation_name=operation, _in_message_name=operation,
+               _body_style="wrapped")(handler)
+
+
+def _validate_answer(ctx) -> None:
+    """Every WL 1.0 answer is checked against the frozen XSD before it leaves."""
+    if ctx.out_error is not None or ctx.out_body_doc is None or not len(ctx.out_body_doc):
+        return
+    problems = WL1.validate(ctx.out_body_doc[0])
+    if problems:
+        log.error("WL 1.0 answer violates the XSD (%s): %s", ctx.method_request_string,
+                  "; ".join(map(str, problems)))
+        raise Fault("Server", "the adapter produced an answer that does not match the WL 1.0 schema")
+
+
+def build_wsgi(facade: Facade, limits: Limits, on_call: Callable[[object, Call], None] = lambda ctx, call: None):
+    types = result_types()
+    service = type("WhiteLabelSoap", (ServiceBase,),
+                   {op: _method(op, types[op], facade, on_call) for op in OPERATIONS})
+    protocol = Wl1Soap11(limits, cleanup_namespaces=True)
+    protocol.event_manager.add_listener("after_serialize", _validate_answer)
+    app = Application([service], tns=WL1_NS, name="WhiteLabel", in_protocol=protocol, out_protocol=protocol)
+    nsmap = app.interface.nsmap
+    nsmap.pop("soap11env", None)
+    nsmap["soap"] = NS_SOAP11_ENV
+    return WsgiApplication(app)
