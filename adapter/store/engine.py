@@ -1,0 +1,76 @@
+"""Database engines for the store: SQLite (one host) or PostgreSQL (several adapter processes).
+
+SQLite connections get WAL, a busy timeout and foreign keys; the driver's own transaction handling is switched off
+so that the store says when a transaction begins: ``BEGIN IMMEDIATE`` for every write transaction (it takes the
+write lock up front, so two writers queue on the busy timeout instead of failing on a lock upgrade) and a plain
+``BEGIN`` for reads. PostgreSQL runs at READ COMMITTED; row locks and advisory locks do the serialising there.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_BEGIN_MODE = "store_begin_mode"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///PATH`` or ``postgresql+psycopg://...``; anything else is a ValueError."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError for garbage
+        raise ValueError(f"store url: cannot parse {url!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError(f"store url: SQLite needs a file (sqlite:///PATH), got {url!r}")
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    raise ValueError(f"store url: expected sqlite:///PATH or postgresql+psycopg://..., got {url!r}")
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver: see _sqlite_on_begin
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")  # a commit is on disk before store_mutation returns
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction, committed on normal exit and rolled back on any exception."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def insert_for(connection: Connection):
+    """The dialect's ``insert`` (it has ``on_conflict_do_nothing`` / ``on_conflict_do_update``)."""
+    return postgresql.insert if is_postgresql(connection) else sqlite.insert

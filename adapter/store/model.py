@@ -1,0 +1,111 @@
+"""What the store hands in and out: plain frozen records."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+# The WL 2.0 MutatieLeerbedrijf Soort values.
+MUTATION_KINDS = ("ERKENNING_INGETROKKEN", "ERKENNING_VERLEEND", "ERKENNING_GEWIJZIGD",
+                  "LEERBEDRIJFID_GEWIJZIGD", "GEGEVENS_GEWIJZIGD")
+ID_CHANGE = "LEERBEDRIJFID_GEWIJZIGD"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One WL 2.0 MutatieLeerbedrijf push, as the store keeps it. GUIDs are kept lower-case."""
+
+    mutatie_id: str
+    soort: str
+    leerbedrijf_id: str
+    ingangsdatum: date
+    abonnement_id: str | None = None
+    oud_leerbedrijf_id: str | None = None
+    crebo: str | None = None
+    toelichting: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("mutatie_id", "abonnement_id"):
+            value = getattr(self, name)
+            if value is not None:
+                if not _GUID.match(value):
+                    raise ValueError(f"Mutation.{name}: expected a GUID, got {value!r}")
+                object.__setattr__(self, name, value.lower())
+        if self.soort not in MUTATION_KINDS:
+            raise ValueError(f"Mutation.soort: expected one of {', '.join(MUTATION_KINDS)}, got {self.soort!r}")
+        if self.soort == ID_CHANGE and not self.oud_leerbedrijf_id:
+            raise ValueError(f"Mutation.oud_leerbedrijf_id: required for {ID_CHANGE}")
+
+
+@dataclass(frozen=True)
+class StoredMutation:
+    """The answer to store_mutation: the school's Volgnummer, and whether this call stored it (False: a repeat)."""
+
+    volgnummer: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class StoredMutationRow:
+    volgnummer: int
+    mutation: Mutation
+    received_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    tenant_oin: str
+    leerbedrijf_id: str
+    crebo: str | None  # None: the whole company
+    abonnement_id: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A school's wish to be subscribed, durable before the VerifieerAccreditatie answer goes out."""
+
+    id: int
+    tenant_oin: str
+    leerbedrijf_id: str
+    crebo: str | None
+    created_at: datetime
+    attempts: int  # claims so far, this one included
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+
+    def __str__(self) -> str:
+        return f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}"
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    line: int
+    reason: str
+
+
+class ImportRejected(ValueError):
+    """A file with bad rows: every problem by line number; nothing was loaded."""
+
+    def __init__(self, what: str, problems: list[LineProblem]):
+        self.problems = sorted(problems, key=lambda p: p.line)
+        super().__init__(f"{what}: {len(self.problems)} bad line(s), nothing loaded: "
+                         + "; ".join(f"line {p.line}: {p.reason}" for p in self.problems))
+
+
+class MappingImportError(ImportRejected):
+    def __init__(self, problems: list[LineProblem]):
+        super().__init__("code mapping import", problems)
+
+
+class SubscriptionImportError(ImportRejected):
+    def __init__(self, problems: list[LineProblem]):
+        super().__init__("subscription import", problems)

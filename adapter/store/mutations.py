@@ -1,0 +1,72 @@
+"""Mutations waiting for a school, numbered per school by a strictly rising Volgnummer without visible gaps.
+
+The number comes from the school's ``tenant_sequence`` row, locked (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite:
+the write transaction holds the database's write lock) from before the number is read until the transaction that
+inserts the mutation commits. So number n+1 can only be handed out after n is committed, and a reader can never see
+n+1 without n. A transaction that fails takes its number back with it. Functions here work inside a transaction the
+caller owns; ``store_mutation`` is the one that must be called in a write transaction.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from adapter.store import mappings
+from adapter.store.engine import insert_for
+from adapter.store.model import ID_CHANGE, Mutation, StoredMutation, StoredMutationRow
+from adapter.store.schema import mutation, tenant_sequence
+
+_MUTATION_FIELDS = ("mutatie_id", "abonnement_id", "soort", "leerbedrijf_id", "oud_leerbedrijf_id", "crebo",
+                    "ingangsdatum", "toelichting")
+
+
+def find_volgnummer(connection: Connection, tenant_oin: str, mutatie_id: str) -> int | None:
+    return connection.execute(select(mutation.c.volgnummer).where(
+        mutation.c.tenant_oin == tenant_oin, mutation.c.mutatie_id == mutatie_id.lower())).scalar_one_or_none()
+
+
+def _lock_sequence(connection: Connection, tenant_oin: str) -> int:
+    """The school's last Volgnummer, with its counter row locked until the transaction ends."""
+    query = select(tenant_sequence.c.last_volgnummer).where(
+        tenant_sequence.c.tenant_oin == tenant_oin).with_for_update()
+    last = connection.execute(query).scalar_one_or_none()
+    if last is None:
+        connection.execute(insert_for(connection)(tenant_sequence).values(tenant_oin=tenant_oin, last_volgnummer=0)
+                           .on_conflict_do_nothing(index_elements=[tenant_sequence.c.tenant_oin]))
+        last = connection.execute(query).scalar_one()
+    return last
+
+
+def store_mutation(connection: Connection, tenant_oin: str, m: Mutation, now: datetime) -> StoredMutation:
+    last = _lock_sequence(connection, tenant_oin)
+    existing = find_volgnummer(connection, tenant_oin, m.mutatie_id)  # after the lock: a concurrent repeat is seen
+    if existing is not None:
+        return StoredMutation(existing, created=False)
+    volgnummer = last + 1
+    connection.execute(update(tenant_sequence).where(tenant_sequence.c.tenant_oin == tenant_oin)
+                       .values(last_volgnummer=volgnummer))
+    connection.execute(mutation.insert().values(
+        tenant_oin=tenant_oin, volgnummer=volgnummer, received_at=now,
+        **{name: getattr(m, name) for name in _MUTATION_FIELDS}))
+    if m.soort == ID_CHANGE:
+        mappings.follow_id_change(connection, m.oud_leerbedrijf_id, m.leerbedrijf_id, now)
+    return StoredMutation(volgnummer, created=True)
+
+
+def mutations_after(connection: Connection, tenant_oin: str, vanaf: int, limit: int,
+                    now: datetime) -> list[StoredMutationRow]:
+    """The school's mutations with Volgnummer > vanaf, ascending; those <= vanaf now count as delivered."""
+    t = mutation.c
+    connection.execute(update(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer <= vanaf,
+                                              t.delivered_at.is_(None)).values(delivered_at=now))
+    rows = connection.execute(select(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer > vanaf)
+                              .order_by(t.volgnummer).limit(limit))
+    return [StoredMutationRow(volgnummer=r.volgnummer, received_at=r.received_at, delivered_at=r.delivered_at,
+                              mutation=Mutation(**{name: getattr(r, name) for name in _MUTATION_FIELDS}))
+            for r in rows]
+
+
+def purge_delivered(connection: Connection, delivered_before: datetime) -> int:
+    return connection.execute(mutation.delete().where(
+        mutation.c.delivered_at.is_not(None), mutation.c.delivered_at < delivered_before)).rowcount

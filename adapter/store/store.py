@@ -1,0 +1,154 @@
+"""``Store``: the adapter's durable store over SQLite or PostgreSQL. Each public method is one transaction."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapter.store import mappings, migrations, mutations, subscriptions
+from adapter.store.engine import make_engine, read_transaction, write_transaction
+from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
+from adapter.store.model import ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription
+from adapter.store.sync import SyncPlan
+
+DEFAULT_RETENTION = timedelta(days=30)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StoreUnavailable(RuntimeError):
+    pass
+
+
+class Store:
+    """Construct from a URL: ``sqlite:///PATH`` (one host) or ``postgresql+psycopg://...`` (several processes).
+    ``clock`` returns the current time (timezone-aware); call ``migrate()`` once at start."""
+
+    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now):
+        self.engine = make_engine(url)
+        self.clock = clock
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Bring the schema to the newest version; returns the versions applied. Idempotent, safe concurrently."""
+        return migrations.migrate(self.engine, self.clock())
+
+    def ping(self) -> None:
+        """Readiness: raises StoreUnavailable unless the database answers and its schema is current."""
+        try:
+            with read_transaction(self.engine) as c:
+                c.execute(text("SELECT 1"))
+                version = migrations.current_version(c)
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreUnavailable(f"store unreachable: {type(cause).__name__}: {cause}") from None
+        if version != migrations.LATEST_VERSION:
+            raise StoreUnavailable(f"store schema is version {version}, expected {migrations.LATEST_VERSION}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- code mapping ---------------------------------------------------------------------------------------
+    def resolve_code(self, code: str) -> str | None:
+        with read_transaction(self.engine) as c:
+            return mappings.resolve(c, code)
+
+    def add_mapping(self, code: str, leerbedrijf_id: str) -> None:
+        """Map (or re-map) one code, e.g. an old-style code that WL 2.0 identified."""
+        for problem in (code_problem(code), leerbedrijf_id_problem(leerbedrijf_id)):
+            if problem:
+                raise ValueError(problem)
+        with write_transaction(self.engine) as c:
+            mappings.load(c, {code: leerbedrijf_id}, self.clock())
+
+    def import_mappings(self, rows: Iterable[Sequence]) -> ImportResult:
+        """Rows of (line_no, code, leerbedrijf_id), all or nothing; MappingImportError lists every bad line."""
+        wanted = mappings.parse_rows(rows)
+        with write_transaction(self.engine) as c:
+            return mappings.load(c, wanted, self.clock())
+
+    def follow_id_change(self, old_id: str, new_id: str) -> None:
+        with write_transaction(self.engine) as c:
+            mappings.follow_id_change(c, old_id, new_id, self.clock())
+
+    def resolve_locally(self, code: str) -> str | None:
+        """The mapping table, else the code itself when it is already a LeerbedrijfId (no WL 2.0 lookup)."""
+        return self.resolve_code(code) or (code if LEERBEDRIJF_ID.match(code) else None)
+
+    # -- subscriptions --------------------------------------------------------------------------------------
+    def record_subscription_intent(self, tenant_oin: str, leerbedrijf_id: str, crebo: str | int | None) -> bool:
+        """Durably note that the school wants this subscription; False when it has it or the wish already."""
+        with write_transaction(self.engine) as c:
+            return subscriptions.record_intent(c, tenant_oin, leerbedrijf_id, crebo, self.clock())
+
+    def claim_subscription_intents(self, limit: int, lease_s: float) -> list[Intent]:
+        with write_transaction(self.engine) as c:
+            return subscriptions.claim_intents(c, limit, timedelta(seconds=lease_s), self.clock())
+
+    def complete_subscription_intent(self, intent_id: int, abonnement_id: str) -> bool:
+        with write_transaction(self.engine) as c:
+            return subscriptions.complete_intent(c, intent_id, abonnement_id, self.clock())
+
+    def fail_subscription_intent(self, intent_id: int, error: str, retry_at: datetime) -> bool:
+        with write_transaction(self.engine) as c:
+            return subscriptions.fail_intent(c, intent_id, error, retry_at)
+
+    def list_subscriptions(self, tenant_oin: str | None = None) -> list[Subscription]:
+        with read_transaction(self.engine) as c:
+            return subscriptions.list_subscriptions(c, tenant_oin)
+
+    def list_subscription_intents(self, tenant_oin: str | None = None) -> list[Intent]:
+        with read_transaction(self.engine) as c:
+            return subscriptions.list_intents(c, tenant_oin)
+
+    def upsert_subscription(self, tenant_oin: str, leerbedrijf_id: str, crebo: str | int | None,
+                            abonnement_id: str, since: datetime) -> None:
+        with write_transaction(self.engine) as c:
+            subscriptions.upsert(c, tenant_oin, leerbedrijf_id, crebo, abonnement_id, since)
+
+    def remove_subscription(self, abonnement_id: str) -> bool:
+        with write_transaction(self.engine) as c:
+            return subscriptions.remove(c, abonnement_id)
+
+    def import_subscription_intents(self, rows: Iterable[Sequence],
+                                    resolve: Callable[[str], str | None] | None = None) -> ImportResult:
+        """Rows of (line_no, tenant_oin, code_or_id, crebo), all or nothing; ``resolve`` maps a code to an id
+        (default: ``resolve_locally``). added = new intents, unchanged = already subscribed or pending."""
+        wanted = subscriptions.parse_intent_rows(rows, resolve or self.resolve_locally)
+        now = self.clock()
+        with write_transaction(self.engine) as c:
+            added = sum(subscriptions.record_intent(c, *key, now) for key in wanted)
+        return ImportResult(added=added, updated=0, unchanged=len(wanted) - added)
+
+    def apply_subscription_sync(self, tenant_oin: str, plan: SyncPlan) -> None:
+        """The store's part of a sync plan: adopt upstream ones, turn vanished ones back into intents."""
+        now = self.clock()
+        with write_transaction(self.engine) as c:
+            for u in plan.adopt:
+                subscriptions.upsert(c, tenant_oin, u.leerbedrijf_id, u.crebo, u.abonnement_id, u.since)
+            for s in plan.create:
+                subscriptions.remove(c, s.abonnement_id)
+                subscriptions.record_intent(c, tenant_oin, s.leerbedrijf_id, s.crebo, now)
+
+    # -- mutations ------------------------------------------------------------------------------------------
+    def store_mutation(self, tenant_oin: str, m: Mutation) -> StoredMutation:
+        """Store a push for the school, committed before this returns; a repeated mutatie_id stores nothing."""
+        with read_transaction(self.engine) as c:
+            existing = mutations.find_volgnummer(c, tenant_oin, m.mutatie_id)
+        if existing is not None:
+            return StoredMutation(existing, created=False)
+        with write_transaction(self.engine) as c:
+            return mutations.store_mutation(c, tenant_oin, m, self.clock())
+
+    def mutations_after(self, tenant_oin: str, vanaf: int, limit: int) -> list[StoredMutationRow]:
+        with write_transaction(self.engine) as c:
+            return mutations.mutations_after(c, tenant_oin, vanaf, limit, self.clock())
+
+    def purge_delivered(self, retention: timedelta = DEFAULT_RETENTION) -> int:
+        """Delete mutations delivered more than ``retention`` ago; undelivered ones are kept."""
+        with write_transaction(self.engine) as c:
+            return mutations.purge_delivered(c, self.clock() - retention)
