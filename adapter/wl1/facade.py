@@ -5,6 +5,7 @@ It raises ``RequestInvalid`` only for a request that violates the WL 1.0 XSD (a 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -122,12 +123,9 @@ class Facade:
     def _geef_mutaties(self, call: Call, req: dict) -> dict:
         vanaf = req["VanafVolgnummer"]
         rows = self.store.mutations_after(call.tenant.oin, vanaf, req.get("MaximumAantal", 100))
-        mutaties = [to_wl1.mutatie(_row_dict(r)) for r in rows]
+        mutaties = [to_wl1.mutatie({"volgnummer": r.volgnummer, **dataclasses.asdict(r.mutation)}) for r in rows]
         result = {**to_wl1.outcome(0), "LaatsteVolgnummer": mutaties[-1]["Volgnummer"] if mutaties else vanaf}
         if mutaties:
             result["Mutaties"] = {"Mutatie": mutaties}
         return result
 
-
-def _row_dict(row) -> dict:
-    return row if isinstance(row, dict) else {k: getattr(row, k) for k in row.__dataclass_fields__}

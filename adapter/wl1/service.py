@@ -108,9 +108,10 @@ def build_wsgi(facade: Facade, limits: Limits, on_call: Callable[[object, Call],
     types = result_types()
     service = type("WhiteLabelSoap", (ServiceBase,),
                    {op: _method(op, types[op], facade, on_call) for op in OPERATIONS})
-    protocol = Wl1Soap11(limits, cleanup_namespaces=True)
-    protocol.event_manager.add_listener("after_serialize", _validate_answer)
-    app = Application([service], tns=WL1_NS, name="WhiteLabel", in_protocol=protocol, out_protocol=protocol)
+    out_protocol = Wl1Soap11(limits, cleanup_namespaces=True)
+    out_protocol.event_manager.add_listener("after_serialize", _validate_answer)
+    app = Application([service], tns=WL1_NS, name="WhiteLabel",
+                      in_protocol=Wl1Soap11(limits), out_protocol=out_protocol)
     nsmap = app.interface.nsmap
     nsmap.pop("soap11env", None)
     nsmap["soap"] = NS_SOAP11_ENV

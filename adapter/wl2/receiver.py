@@ -1,0 +1,86 @@
+"""The school side of WL 2.0: receives pushed ``MutatieLeerbedrijf`` messages at the Afleveradres.
+
+Checks WS-Addressing (wsa:From must be SBB's OIN, wsa:To a configured school), validates against the WL 2.0 XSD,
+stores the mutation durably, and only then acknowledges with signaalcode 0. A repeated MutatieId is acknowledged
+again and stored once. A push that cannot be stored gets a soap:Server fault, so SBB retries it.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+
+from adapter import soap
+from adapter.contracts import WL2
+from adapter.store import Mutation
+from adapter.tenants import Tenants
+from adapter.wl2 import addressing, xmlbuild
+
+log = logging.getLogger("wl_adapter.receiver")
+
+OPERATION = "MutatieLeerbedrijf"
+SIGNAALTEKST = {0: "Verwerkt", 20: "Ongeldige invoer", 90: "Niet geautoriseerd"}
+_FIELDS = {  # element -> Mutation field
+    "MutatieId": "mutatie_id", "AbonnementId": "abonnement_id", "Soort": "soort", "LeerbedrijfId": "leerbedrijf_id",
+    "OudLeerbedrijfId": "oud_leerbedrijf_id", "Crebonummer": "crebo", "Ingangsdatum": "ingangsdatum",
+    "Toelichting": "toelichting",
+}
+
+
+class MutationReceiver:
+    def __init__(self, store, tenants: Tenants, sbb_oin: str, on_stored=None):
+        self.store = store
+        self.tenants = tenants
+        self.sbb_oin = sbb_oin
+        self.on_stored = on_stored  # callback(tenant_oin, stored, mutation) for metrics/audit
+
+    def __call__(self, environ, start_response):
+        data = environ["wsgi.input"].read()
+        relates_to = None
+        try:
+            _root, header, body = soap.parse_envelope(data)
+            wsa = addressing.read_request_headers(header)
+            relates_to = wsa.message_id
+            if wsa.action != addressing.action(OPERATION) or body.tag != f"{{{WL2.namespace}}}{OPERATION}Request":
+                raise soap.SoapFault("Client", f"this endpoint only accepts {OPERATION} "
+                                               f"(wsa:Action {addressing.action(OPERATION)})")
+            problems = WL2.validate(body)
+            if problems:
+                raise soap.SoapFault("Client", "the message does not match the WL 2.0 schema: "
+                                     + "; ".join(map(str, problems)))
+            code, foutmelding = self._process(wsa, body)
+        except soap.SoapFault as exc:
+            return self._reply(start_response, "500 Internal Server Error",
+                               soap.fault_bytes(exc.code, exc.string))
+        except Exception:  # noqa: BLE001 - anything else: not stored, SBB must retry
+            log.exception("push could not be stored")
+            return self._reply(start_response, "500 Internal Server Error",
+                               soap.fault_bytes("Server", "the mutation could not be stored; please retry"))
+        signalering = {"Signaalcode": code, "Signaaltekst": SIGNAALTEKST[code], "Foutmelding": foutmelding}
+        answer = xmlbuild.message(f"{OPERATION}Response", {"BerichtID": str(uuid.uuid4()), "Signalering": signalering})
+        envelope = soap.envelope(answer, addressing.response_headers(OPERATION, relates_to))
+        return self._reply(start_response, "200 OK", soap.to_bytes(envelope))
+
+    def _process(self, wsa: addressing.Addressing, body) -> tuple[int, str | None]:
+        if wsa.from_oin != self.sbb_oin:
+            return 90, f"wsa:From: OIN {wsa.from_oin} is not SBB's"
+        tenant = self.tenants.by_oin(wsa.to_oin)
+        if tenant is None:
+            return 90, f"wsa:To: OIN {wsa.to_oin} is not a school served here"
+        fields = {_FIELDS[el.tag.rpartition("}")[2]]: (el.text or "").strip()
+                  for el in body if isinstance(el.tag, str) and el.tag.rpartition("}")[2] in _FIELDS}
+        if fields["soort"] == "LEERBEDRIJFID_GEWIJZIGD" and not fields.get("oud_leerbedrijf_id"):
+            return 20, "OudLeerbedrijfId: verplicht bij LEERBEDRIJFID_GEWIJZIGD"
+        fields["ingangsdatum"] = date.fromisoformat(fields["ingangsdatum"][:10])
+        mutation = Mutation(**fields)
+        stored = self.store.store_mutation(tenant.oin, mutation)
+        if mutation.soort == "LEERBEDRIJFID_GEWIJZIGD":
+            self.store.follow_id_change(mutation.oud_leerbedrijf_id, mutation.leerbedrijf_id)
+        if self.on_stored:
+            self.on_stored(tenant.oin, stored, mutation)
+        return 0, None
+
+    @staticmethod
+    def _reply(start_response, status: str, body: bytes):
+        start_response(status, [("Content-Type", soap.CONTENT_TYPE), ("Content-Length", str(len(body)))])
+        return [body]
