@@ -1,0 +1,134 @@
+"""``wl-adapter demo``: the WL 2.0 simulator and the adapter on loopback, with a demo school, ready to call."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from adapter.tenants import licence_hash
+
+DEMO_LICENCE = "DEMO-ROC-ZADKINE-2026"  # a demo licence for the demo school only; not a secret
+DEMO_SCHOOL_OIN = "0000000700025BE00000"
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"wl-adapter demo: a server exited early (code {proc.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"wl-adapter demo: {url} not ready after {timeout:.0f}s")
+
+
+def _config(workdir: Path, port: int, sim_port: int, oin: str) -> Path:
+    path = workdir / "adapter.toml"
+    path.write_text(f"""# written by `wl-adapter demo`
+[server]
+host = "127.0.0.1"
+port = {port}
+workers = 2
+
+[upstream]
+url = "http://127.0.0.1:{sim_port}/wl2"
+oin = "{oin}"
+timeout_s = 5.0
+
+[store]
+url = "sqlite:///{(workdir / 'adapter.sqlite').resolve()}"
+
+[[tenants]]
+name = "Demo ROC"
+oin = "{DEMO_SCHOOL_OIN}"
+licence_sha256 = "{licence_hash(DEMO_LICENCE)}"
+""", encoding="utf-8")
+    return path
+
+
+def example_call(port: int, code: str, crebo: int, peildatum: str) -> str:
+    return f"""curl -s http://127.0.0.1:{port}/wl1 -H 'Content-Type: text/xml; charset=utf-8' \\
+  -H 'SOAPAction: "urn:sbb:whitelabel:1.0/VerifieerAccreditatie"' --data-binary @- <<'XML'
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Body>
+    <VerifieerAccreditatie xmlns="urn:sbb:whitelabel:1.0">
+      <request>
+        <Licentie>{DEMO_LICENCE}</Licentie>
+        <CodeLeerbedrijf>{code}</CodeLeerbedrijf>
+        <Crebonummer>{crebo}</Crebonummer>
+        <Peildatum>{peildatum}</Peildatum>
+      </request>
+    </VerifieerAccreditatie>
+  </soap:Body>
+</soap:Envelope>
+XML"""
+
+
+def _run(args: argparse.Namespace) -> int:
+    from adapter.simulator import DEFAULT_OIN
+    from adapter.store import Store
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    py = [sys.executable, "-m", "adapter"]
+    sim_args = ["--seed", str(args.seed), "--leerbedrijven", str(args.leerbedrijven)]
+    mapping = workdir / "mapping.csv"
+    subprocess.run([*py, "simulate", *sim_args, "--export-mapping", str(mapping)], check=True)
+    config = _config(workdir, args.port, args.sim_port, DEFAULT_OIN)
+    store = Store(f"sqlite:///{(workdir / 'adapter.sqlite').resolve()}")
+    store.migrate()
+    store.close()
+    subprocess.run([*py, "mapping", "import", str(mapping), "--config", str(config)], check=True)
+
+    procs = [subprocess.Popen([*py, "simulate", "--port", str(args.sim_port), *sim_args])]
+    try:
+        _wait(f"http://127.0.0.1:{args.sim_port}/admin/health", procs[0])
+        procs.append(subprocess.Popen([*py, "serve", "--config", str(config)]))
+        _wait(f"http://127.0.0.1:{args.port}/healthz", procs[1])
+        with urllib.request.urlopen(f"http://127.0.0.1:{args.sim_port}/admin/leerbedrijven?limit=1") as r:
+            company = json.load(r)["leerbedrijven"][0]
+        erkenning = company["erkenningen"][0]
+        print(f"""
+wl-adapter demo is running.
+  WL 1.0 WSDL (give this to the school system): http://127.0.0.1:{args.port}/wl1?wsdl
+  demo licence:                                  {DEMO_LICENCE}
+  WL 2.0 simulator:                              http://127.0.0.1:{args.sim_port}/wl2?wsdl
+  simulator admin (companies, messages, events): http://127.0.0.1:{args.sim_port}/admin/leerbedrijven?limit=5
+  configuration and store:                       {workdir}/
+
+Try it:
+{example_call(args.port, company.get("code") or company["leerbedrijfId"], int(erkenning["crebonummer"]),
+              time.strftime("%Y-%m-%d"))}
+
+Stop with Ctrl-C.""", flush=True)
+        if args.check:
+            return 0
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="run the simulator and the adapter on loopback with a demo school")
+    p.add_argument("--port", type=int, default=8080, help="adapter port (default 8080)")
+    p.add_argument("--sim-port", type=int, default=8081, help="simulator port (default 8081)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--leerbedrijven", type=int, default=2000)
+    p.add_argument("--workdir", default=os.path.join("var", "demo"), help="where the config and SQLite store go")
+    p.add_argument("--check", action="store_true", help="start, print the instructions, then stop (for tests)")
+    p.set_defaults(func=_run)
