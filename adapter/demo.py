@@ -111,8 +111,12 @@ Try it:
 Stop with Ctrl-C.""", flush=True)
         if args.check:
             return 0
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        return 0
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
     finally:
         for p in reversed(procs):
             p.terminate()
