@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import time
+import uuid
 from collections.abc import Callable
 
 from adapter import soap
@@ -24,6 +27,13 @@ _LEGACY = {p.lower(): p for p in LEGACY_PATHS}  # IIS paths were case-insensitiv
 MUTATIES_PATH = "/wl2/mutaties"
 
 WsgiApp = Callable
+_REQUEST_KEY = "wl_adapter.request_body"
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def _correlation_id(offered: str | None) -> str:
+    """The client's X-Correlation-ID when it is sane, else a fresh one."""
+    return offered if offered and _CORRELATION_ID.match(offered) else uuid.uuid4().hex
 
 
 def _respond(start_response, status: str, body: bytes, content_type: str, extra: list | None = None):
@@ -49,11 +59,12 @@ def read_body(environ: dict, max_bytes: int) -> bytes | None:
 
 class AdapterApp:
     def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
-                 mutaties: WsgiApp | None = None):
+                 mutaties: WsgiApp | None = None, observer: Callable | None = None):
         self.wl1 = wl1
         self.max_body_bytes = max_body_bytes
         self.routes = routes or {}  # exact path -> app (metrics, health)
         self.mutaties = mutaties
+        self.observer = observer  # (environ, status, request, response, started, correlation_id) after each WL 1.0 call
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or "/"
@@ -69,7 +80,7 @@ class AdapterApp:
                                 f"WL 1.0 White Label service. WSDL: {path}?wsdl\n".encode(), "text/plain; charset=utf-8")
             if method != "POST":
                 return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
-            return self._soap(self.wl1, environ, start_response)
+            return self._observed(environ, start_response)
         if path == MUTATIES_PATH and self.mutaties is not None and method == "POST":
             return self._soap(self.mutaties, environ, start_response)
         name = xsd_name_for(path)
@@ -81,11 +92,32 @@ class AdapterApp:
         return _respond(start_response, "404 Not Found", json.dumps({"error": f"no such path: {path}"}).encode(),
                         "application/json")
 
+    def _observed(self, environ, start_response):
+        """The WL 1.0 call, with a correlation id (X-Correlation-ID) and the observer told what happened."""
+        started = time.monotonic()
+        correlation_id = _correlation_id(environ.get("HTTP_X_CORRELATION_ID"))
+        seen: dict = {}
+
+        def start(status, headers, exc_info=None):
+            seen["status"] = status
+            headers.append(("X-Correlation-ID", correlation_id))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        response = b"".join(self._soap(self.wl1, environ, start))
+        if self.observer is not None:
+            try:
+                self.observer(environ, seen.get("status", "500"), environ.get(_REQUEST_KEY, b""), response, started,
+                              correlation_id)
+            except Exception:  # noqa: BLE001 - observing must never break an answer
+                log.exception("observer failed")
+        return [response]
+
     def _soap(self, app: WsgiApp, environ, start_response):
         data = read_body(environ, self.max_body_bytes)
         if data is None:
             return _fault(start_response, "Client",
                           f"message too large: the limit is {self.max_body_bytes} bytes", 413)
+        environ[_REQUEST_KEY] = data
         environ["wsgi.input"] = io.BytesIO(data)
         environ["CONTENT_LENGTH"] = str(len(data))
         if not environ.get("CONTENT_TYPE"):

@@ -62,6 +62,62 @@ class MutationsConfig:
     retention_days: int = 30
 
 
+LEGS = ("wl1_request", "wl2_request", "wl2_response", "wl1_response")
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """Per leg and per operation: ``enforce`` (default), ``report`` (log and count, pass on) or ``off``."""
+
+    default: tuple[tuple[str, str], ...] = tuple((leg, "enforce") for leg in LEGS)
+    operations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    def mode(self, leg: str, operation: str) -> str:
+        for op, legs in self.operations:
+            if op == operation:
+                for name, mode in legs:
+                    if name == leg:
+                        return mode
+        return dict(self.default)[leg]
+
+
+def _validation_policy(raw: dict) -> ValidationPolicy:
+    if not isinstance(raw, dict):
+        raise ConfigError("validation: expected a table")
+
+    def legs(table: dict, where: str) -> dict[str, str]:
+        out = {}
+        for key, mode in table.items():
+            if key not in LEGS:
+                raise ConfigError(f"{where}.{key}: unknown leg (known: {', '.join(LEGS)})")
+            if mode not in VALIDATION_MODES:
+                raise ConfigError(f"{where}.{key}: expected one of {', '.join(VALIDATION_MODES)}, got {mode!r}")
+            out[key] = mode
+        return out
+
+    ops = raw.get("operations", {})
+    if not isinstance(ops, dict):
+        raise ConfigError("validation.operations: expected tables [validation.operations.NAME]")
+    default = {leg: "enforce" for leg in LEGS} | legs({k: v for k, v in raw.items() if k != "operations"}, "validation")
+    return ValidationPolicy(
+        default=tuple(default.items()),
+        operations=tuple((op, tuple(legs(t, f"validation.operations.{op}").items())) for op, t in ops.items()),
+    )
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    enabled: bool = True
+    bodies: bool = False
+    max_body_chars: int = 4000
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    requests_per_second: float = 0.0  # per school; 0 = no limit
+    burst: int = 20
+
+
 @dataclass(frozen=True)
 class Tenant:
     name: str
@@ -77,11 +133,15 @@ class Config:
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     mutations: MutationsConfig = field(default_factory=MutationsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    validation: ValidationPolicy = field(default_factory=ValidationPolicy)
     tenants: tuple[Tenant, ...] = ()
     source: str = ""
 
 
-_SECTIONS = {"server": ServerConfig, "upstream": UpstreamConfig, "store": StoreConfig, "mutations": MutationsConfig}
+_SECTIONS = {"server": ServerConfig, "upstream": UpstreamConfig, "store": StoreConfig, "mutations": MutationsConfig,
+             "audit": AuditConfig, "limits": LimitsConfig}
 
 
 def _coerce(key: str, value: Any, typ: type) -> Any:
@@ -175,14 +235,15 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _env_overrides(raw, environ)
-    unknown = sorted(set(raw) - set(_SECTIONS) - {"tenants"})
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"tenants", "validation"})
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown section (known: {', '.join([*_SECTIONS, 'tenants'])})")
+        raise ConfigError(f"{unknown[0]}: unknown section (known: {', '.join([*_SECTIONS, 'validation', 'tenants'])})")
     sections = {name: _build(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
     tenants_raw = raw.get("tenants", [])
     if not isinstance(tenants_raw, list):
         raise ConfigError("tenants: expected [[tenants]] tables")
     tenants = tuple(_build(Tenant, t, f"tenants[{i}]") for i, t in enumerate(tenants_raw))
-    config = Config(**sections, tenants=tenants, source=source)
+    config = Config(**sections, validation=_validation_policy(raw.get("validation", {})), tenants=tenants,
+                    source=source)
     _check(config)
     return config

@@ -1,16 +1,24 @@
-"""Builds the adapter from its configuration: store, tenants, WL 2.0 clients, the WL 1.0 service, the routes."""
+"""Builds the adapter from its configuration: store, tenants, WL 2.0 clients, the WL 1.0 service, the routes,
+and what is observed of every call (audit record, metrics)."""
 from __future__ import annotations
 
 import json
 import logging
+import time
 
+import requests
+
+from adapter import metrics
 from adapter.app import MUTATIES_PATH, AdapterApp
+from adapter.audit import AuditSettings, record
 from adapter.config import Config
-from adapter.tenants import Tenants
+from adapter.contracts import WL1, WL2
+from adapter.ratelimit import RateLimiter
 from adapter.subscriber import Subscriber
+from adapter.tenants import Tenants
 from adapter.upstream import Upstream
 from adapter.wl1.facade import Facade
-from adapter.wl1.service import build_wsgi
+from adapter.wl1.service import CALL_KEY, build_wsgi
 from adapter.wl2.receiver import MutationReceiver
 from adapter.xmlsafe import Limits
 
@@ -36,20 +44,69 @@ class Adapter:
         self.store = Store(config.store.url)
         self.store.migrate()
         self.tenants = Tenants(config.tenants)
-        self.upstream = Upstream(config.upstream)
-        self.subscriber = Subscriber(self.store, self.upstream, self.tenants,
-                                     config.server.base_url + MUTATIES_PATH)
-        self.facade = Facade(config, self.tenants, self.store, self.upstream, self.subscriber)
-        self.receiver = MutationReceiver(self.store, self.tenants, config.upstream.oin)
+        self.upstream = Upstream(config.upstream, policy=config.validation)
+        self.subscriber = Subscriber(self.store, self.upstream, self.tenants, config.server.base_url + MUTATIES_PATH)
+        self.facade = Facade(config, self.tenants, self.store, self.upstream, self.subscriber,
+                             RateLimiter(config.limits.requests_per_second, config.limits.burst))
+        self.receiver = MutationReceiver(self.store, self.tenants, config.upstream.oin,
+                                         on_stored=self._on_mutation_stored)
+        self.audit = AuditSettings(config.audit.enabled, config.audit.bodies, config.audit.max_body_chars)
         limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
         self.wsgi = AdapterApp(
-            build_wsgi(self.facade, limits),
+            build_wsgi(self.facade, limits, config.validation),
             config.server.max_body_bytes,
-            routes={"/healthz": _json_route(lambda: ("200 OK", {"status": "ok"}))},
+            routes={"/healthz": _json_route(lambda: ("200 OK", {"status": "ok"})),
+                    "/readyz": _json_route(self.readiness),
+                    "/metrics": metrics.wsgi},
             mutaties=self.receiver,
+            observer=self.observe,
         )
+        WL1.schema, WL2.schema  # compile both schemas before the first request (and before workers fork)
 
     def after_fork(self) -> None:
-        """Each worker opens its own database connections."""
+        """Each worker opens its own database connections and runs its own subscriber thread."""
         self.store.engine.dispose(close=False)
         self.subscriber.start()
+
+    def observe(self, environ, status: str, request: bytes, response: bytes, started: float,
+                correlation_id: str) -> None:
+        call = environ.get(CALL_KEY)
+        http_status = int(status[:3])
+        if call is not None and call.signaalcode is not None:
+            metrics.CALLS.labels(call.operation, call.tenant.name if call.tenant else "-", str(call.signaalcode)).inc()
+            metrics.LEG_SECONDS.labels("wl1", call.operation).observe(time.monotonic() - started)
+            for ex in call.exchanges:
+                metrics.LEG_SECONDS.labels("wl2", call.operation).observe(ex.elapsed_s)
+        if http_status >= 400:
+            metrics.FAULTS.labels("Client" if b"soap:Client" in response else "Server").inc()
+        metrics.BREAKER_OPEN.set(0 if self.upstream.breaker.state == "closed" else 1)
+        record(self.audit, correlation_id, environ.get("PATH_INFO", ""), http_status, started, request, response, call)
+
+    def _on_mutation_stored(self, tenant_oin: str, stored, mutation) -> None:
+        tenant = self.tenants.by_oin(tenant_oin)
+        metrics.MUTATIONS_RECEIVED.labels(tenant.name if tenant else tenant_oin, str(stored.created).lower()).inc()
+
+    def readiness(self) -> tuple[str, dict]:
+        checks = {"schemas": "ok"}
+        try:
+            WL1.schema, WL2.schema
+        except Exception as exc:  # noqa: BLE001
+            checks["schemas"] = f"error: {exc}"
+        try:
+            self.store.ping()
+            checks["store"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["store"] = f"error: {exc}"
+        checks["upstream"] = self._probe_upstream()
+        checks["breaker"] = self.upstream.breaker.state
+        ready = all(v == "ok" for k, v in checks.items() if k != "breaker")
+        return ("200 OK" if ready else "503 Service Unavailable"), {"ready": ready, "checks": checks}
+
+    def _probe_upstream(self) -> str:
+        """Does WL 2.0 answer HTTP within 1 s? Any HTTP answer counts: the line and the server are up."""
+        client = self.upstream.default()
+        try:
+            client.session.get(self.config.upstream.url, timeout=1.0)
+            return "ok"
+        except requests.RequestException as exc:
+            return f"error: {type(exc).__name__}"

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -17,6 +19,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     s = config.server
+    if s.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several workers: metrics are aggregated across them through files in this directory
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wl-adapter-metrics-")
     options = ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads)
 
     built = []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 
-from adapter.config import Tenant, UpstreamConfig
+from adapter.config import Tenant, UpstreamConfig, ValidationPolicy
 from adapter.wl2.breaker import CircuitBreaker
 from adapter.wl2.client import Wl2Client
 
 
 class Upstream:
-    def __init__(self, cfg: UpstreamConfig, breaker: CircuitBreaker | None = None, enforce_response_schema: bool = True):
+    def __init__(self, cfg: UpstreamConfig, breaker: CircuitBreaker | None = None,
+                 policy: ValidationPolicy = ValidationPolicy()):
         self.cfg = cfg
         self.breaker = breaker or CircuitBreaker()
-        self.enforce_response_schema = enforce_response_schema
+        self.policy = policy
         self._clients: dict[tuple[str, str] | None, Wl2Client] = {}
         self._lock = threading.Lock()
 
@@ -23,7 +24,7 @@ class Upstream:
             with self._lock:
                 client = self._clients.get(cert)
                 if client is None:
-                    client = self._clients[cert] = Wl2Client(self.cfg, cert, self.breaker, self.enforce_response_schema)
+                    client = self._clients[cert] = Wl2Client(self.cfg, cert, self.breaker, self.policy)
         return client
 
     def default(self) -> Wl2Client:

@@ -20,9 +20,14 @@ from adapter.translate import results as to_wl1
 from adapter.translate import values
 from adapter.translate.values import InvalidInput
 from adapter.wl1 import message
-from adapter.wl2.client import Exchange, UpstreamError, UpstreamUnavailable
+from adapter.metrics import RATE_LIMITED, VALIDATION_FAILURES
+from adapter.wl2.client import Exchange, RequestNotExpressible, UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger("wl_adapter.facade")
+
+
+class RateLimited(Exception):
+    pass
 
 
 class RequestInvalid(Exception):
@@ -43,8 +48,9 @@ class Call:
 
 
 class Facade:
-    def __init__(self, config: Config, tenants: Tenants, store, upstream, subscriber=None):
+    def __init__(self, config: Config, tenants: Tenants, store, upstream, subscriber=None, rate_limiter=None):
         self.config = config
+        self.rate_limiter = rate_limiter
         self.tenants = tenants
         self.store = store
         self.upstream = upstream  # .for_tenant(tenant) -> Wl2Client
@@ -65,12 +71,24 @@ class Facade:
         call.tenant = self.tenants.by_licence(licence)
         if call.tenant is None:
             return self._done(call, to_wl1.outcome(996))
-        call.request_problems = WL1.validate(body)
-        if call.request_problems:
-            raise RequestInvalid(call.request_problems)
-        request = message.to_dict(message.request_of(body))
+        if self.rate_limiter is not None and not self.rate_limiter.allow(call.tenant.oin):
+            RATE_LIMITED.labels(call.tenant.name).inc()
+            raise RateLimited(f"too many requests for this school (limit {self.rate_limiter.per_second:g}/s); "
+                              "retry later")
+        mode = self.config.validation.mode("wl1_request", operation)
+        if mode != "off":
+            call.request_problems = WL1.validate(body)
+            if call.request_problems:
+                VALIDATION_FAILURES.labels("wl1_request", operation, mode).inc()
+                if mode == "enforce":
+                    raise RequestInvalid(call.request_problems)
+                log.warning("WL 1.0 %s request violates the XSD (passed on, mode report): %s", operation,
+                            "; ".join(map(str, call.request_problems)))
         try:
+            request = message.to_dict(message.request_of(body))
             result = self._operations[operation](call, request)
+        except RequestNotExpressible as exc:
+            result = to_wl1.outcome(4, str(exc.problems[0]))
         except InvalidInput as exc:
             result = to_wl1.outcome(4, f"{exc.element}: {exc.reason}")
         except UnknownCode:
@@ -81,6 +99,12 @@ class Facade:
         except UpstreamError as exc:
             log.warning("WL 2.0 error for %s: %s", operation, exc)
             result = to_wl1.outcome(999)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            if not call.request_problems and mode == "enforce":
+                raise  # a valid request must not fail here: that is our bug, a soap:Server fault
+            # a request passed on despite its problems (report/off) that cannot be translated
+            element = str(exc).strip("'") if isinstance(exc, KeyError) else None
+            result = to_wl1.outcome(4, f"{element}: ontbreekt" if element else "Ongeldige invoer")
         return self._done(call, result)
 
     @staticmethod
@@ -89,7 +113,7 @@ class Facade:
         return result
 
     def _wl2(self, call: Call, operation: str, body: dict) -> dict:
-        exchange = Exchange(operation)
+        exchange = Exchange(operation, wl1_operation=call.operation)
         call.exchanges.append(exchange)
         return self.upstream.for_tenant(call.tenant).call(operation, call.tenant.oin, body, exchange)
 

@@ -7,8 +7,6 @@ bypassed (AnyXml), and every answer is validated against the frozen XSD after se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-
 from lxml import etree
 from spyne import AnyXml, Application, ServiceBase, rpc
 from spyne.const.xml import NS_SOAP11_ENV
@@ -17,10 +15,12 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from spyne.util.xml import parse_schema_file
 
+from adapter.config import ValidationPolicy
 from adapter.contracts import WL1, WL1_NS
+from adapter.metrics import VALIDATION_FAILURES
 from adapter.soap import SoapFault, parse_envelope
 from adapter.wl1 import OPERATIONS
-from adapter.wl1.facade import Call, Facade, RequestInvalid
+from adapter.wl1.facade import Call, Facade, RateLimited, RequestInvalid
 from adapter.xmlsafe import Limits
 
 log = logging.getLogger("wl_adapter.wl1")
@@ -76,16 +76,19 @@ class Wl1Soap11(Soap11):
         ctx.in_document = (root, {})
 
 
-def _method(operation: str, result_type: type, facade: Facade, on_call: Callable[[object, Call], None]):
+CALL_KEY = "wl_adapter.call"  # the WSGI environ key under which the Call of a request is left for the audit
+
+
+def _method(operation: str, result_type: type, facade: Facade):
     def handler(ctx, request):
         call = Call(operation)
-        ctx.udc = call
+        ctx.transport.req_env[CALL_KEY] = call
         try:
             result = facade.handle(operation, ctx.in_body_doc, call)
         except RequestInvalid as exc:
             raise Fault("Client", f"the request does not match the WL 1.0 schema: {exc}") from None
-        finally:
-            on_call(ctx, call)
+        except RateLimited as exc:
+            raise Fault("Server", str(exc)) from None
         return to_model(result_type, result)
 
     handler.__name__ = operation
@@ -93,23 +96,29 @@ def _method(operation: str, result_type: type, facade: Facade, on_call: Callable
                _body_style="wrapped")(handler)
 
 
-def _validate_answer(ctx) -> None:
-    """Every WL 1.0 answer is checked against the frozen XSD before it leaves."""
-    if ctx.out_error is not None or ctx.out_body_doc is None or not len(ctx.out_body_doc):
-        return
-    problems = WL1.validate(ctx.out_body_doc[0])
-    if problems:
-        log.error("WL 1.0 answer violates the XSD (%s): %s", ctx.method_request_string,
-                  "; ".join(map(str, problems)))
-        raise Fault("Server", "the adapter produced an answer that does not match the WL 1.0 schema")
+def _answer_validator(policy: ValidationPolicy):
+    def validate_answer(ctx) -> None:
+        """Every WL 1.0 answer is checked against the frozen XSD before it leaves (per the policy)."""
+        if ctx.out_error is not None or ctx.out_body_doc is None or not len(ctx.out_body_doc):
+            return
+        operation = _OPERATION_TAGS.get(ctx.method_request_string, "")
+        mode = policy.mode("wl1_response", operation)
+        if mode == "off":
+            return
+        problems = WL1.validate(ctx.out_body_doc[0])
+        if problems:
+            VALIDATION_FAILURES.labels("wl1_response", operation, mode).inc()
+            log.error("WL 1.0 %s answer violates the XSD (%s): %s", operation, mode, "; ".join(map(str, problems)))
+            if mode == "enforce":
+                raise Fault("Server", "the adapter produced an answer that does not match the WL 1.0 schema")
+    return validate_answer
 
 
-def build_wsgi(facade: Facade, limits: Limits, on_call: Callable[[object, Call], None] = lambda ctx, call: None):
+def build_wsgi(facade: Facade, limits: Limits, policy: ValidationPolicy = ValidationPolicy()):
     types = result_types()
-    service = type("WhiteLabelSoap", (ServiceBase,),
-                   {op: _method(op, types[op], facade, on_call) for op in OPERATIONS})
+    service = type("WhiteLabelSoap", (ServiceBase,), {op: _method(op, types[op], facade) for op in OPERATIONS})
     out_protocol = Wl1Soap11(limits, cleanup_namespaces=True)
-    out_protocol.event_manager.add_listener("after_serialize", _validate_answer)
+    out_protocol.event_manager.add_listener("after_serialize", _answer_validator(policy))
     app = Application([service], tns=WL1_NS, name="WhiteLabel",
                       in_protocol=Wl1Soap11(limits), out_protocol=out_protocol)
     nsmap = app.interface.nsmap

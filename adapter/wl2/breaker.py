@@ -41,6 +41,11 @@ class CircuitBreaker:
                 return
             raise CircuitOpen("circuit open: WL 2.0 failed repeatedly, not calling it for now")
 
+    def release(self) -> None:
+        """The call that was let through did not reach the upstream: it proves nothing either way."""
+        with self._lock:
+            self._probe_in_flight = False
+
     def success(self) -> None:
         with self._lock:
             self._failures = 0

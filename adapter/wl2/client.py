@@ -20,8 +20,9 @@ from requests.adapters import HTTPAdapter
 from zeep.helpers import serialize_object
 from zeep.plugins import Plugin
 
-from adapter.config import UpstreamConfig
+from adapter.config import UpstreamConfig, ValidationPolicy
 from adapter.contracts import WL2, Problem, wsdl_path
+from adapter.metrics import UPSTREAM_ERRORS, VALIDATION_FAILURES
 from adapter.wl2 import addressing
 from adapter.wl2.breaker import CircuitBreaker, CircuitOpen
 
@@ -36,39 +37,66 @@ class UpstreamError(Exception):
     """WL 2.0 answered, but not with a usable answer (WL 1.0 signaalcode 999)."""
 
 
+class RequestNotExpressible(Exception):
+    """The translated WL 2.0 request violates the WL 2.0 XSD (WL 1.0 signaalcode 4): nothing was sent."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
+
+
 @dataclass
 class Exchange:
     """The WL 2.0 leg of one call, for the audit trail."""
 
     operation: str
+    wl1_operation: str = ""  # the WL 1.0 operation this leg serves (policy and metrics are per WL 1.0 operation)
     message_id: str = ""
     request: bytes = b""
     response: bytes = b""
+    request_problems: list[Problem] = field(default_factory=list)
     response_problems: list[Problem] = field(default_factory=list)
     elapsed_s: float = 0.0
     error: str = ""
 
 
-class _CapturePlugin(Plugin):
-    """Keeps the raw envelopes of the current thread's call and validates the response body."""
+def _message(envelope) -> etree._Element | None:
+    body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+    messages = [c for c in body if isinstance(c.tag, str)] if body is not None else []
+    return messages[0] if messages and not messages[0].tag.endswith("}Fault") else None
 
-    def __init__(self):
+
+class _CapturePlugin(Plugin):
+    """Keeps the raw envelopes of the current thread's call and validates both bodies per the policy."""
+
+    def __init__(self, policy: ValidationPolicy):
         self.local = threading.local()
+        self.policy = policy
 
     def egress(self, envelope, http_headers, operation, binding_options):
         ex = getattr(self.local, "exchange", None)
         if ex is not None:
             ex.request = etree.tostring(envelope)
+            mode = self.policy.mode("wl2_request", ex.wl1_operation)
+            message = _message(envelope)
+            if mode != "off" and message is not None:
+                ex.request_problems = WL2.validate(message)
+                if ex.request_problems:
+                    VALIDATION_FAILURES.labels("wl2_request", ex.wl1_operation, mode).inc()
+                    if mode == "enforce":
+                        raise RequestNotExpressible(ex.request_problems)
         return envelope, http_headers
 
     def ingress(self, envelope, http_headers, operation):
         ex = getattr(self.local, "exchange", None)
         if ex is not None:
             ex.response = etree.tostring(envelope)
-            body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
-            messages = [c for c in body if isinstance(c.tag, str)] if body is not None else []
-            if messages and not messages[0].tag.endswith("}Fault"):
-                ex.response_problems = WL2.validate(messages[0])
+            message = _message(envelope)
+            mode = self.policy.mode("wl2_response", ex.wl1_operation)
+            if mode != "off" and message is not None:
+                ex.response_problems = WL2.validate(message)
+                if ex.response_problems:
+                    VALIDATION_FAILURES.labels("wl2_response", ex.wl1_operation, mode).inc()
         return envelope, http_headers
 
 
@@ -87,13 +115,13 @@ def _session(cfg: UpstreamConfig, cert: tuple[str, str] | None) -> requests.Sess
 
 class Wl2Client:
     def __init__(self, cfg: UpstreamConfig, cert: tuple[str, str] | None = None,
-                 breaker: CircuitBreaker | None = None, enforce_response_schema: bool = True):
+                 breaker: CircuitBreaker | None = None, policy: ValidationPolicy = ValidationPolicy()):
         self.cfg = cfg
         self.breaker = breaker or CircuitBreaker()
-        self.enforce_response_schema = enforce_response_schema
-        self._plugin = _CapturePlugin()
-        transport = zeep.Transport(session=_session(cfg, cert or ((cfg.client_cert, cfg.client_key) if cfg.client_cert else None)),
-                                   operation_timeout=(cfg.connect_timeout_s, cfg.timeout_s))
+        self.policy = policy
+        self._plugin = _CapturePlugin(policy)
+        self.session = _session(cfg, cert)
+        transport = zeep.Transport(session=self.session, operation_timeout=(cfg.connect_timeout_s, cfg.timeout_s))
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
                                  xml_huge_tree=False)
         self._client = zeep.Client(str(wsdl_path("wl2")), transport=transport, settings=settings,
@@ -112,13 +140,19 @@ class Wl2Client:
             result = self._service[operation](BerichtID=str(uuid.uuid4()), **body, _soapheaders=headers)
         except CircuitOpen as exc:
             exchange.error = str(exc)
+            UPSTREAM_ERRORS.labels(operation, "circuit_open").inc()
             raise UpstreamUnavailable(str(exc)) from None
+        except RequestNotExpressible:
+            self.breaker.release()
+            raise
         except (requests.Timeout, requests.ConnectionError) as exc:
             self.breaker.failure()
             exchange.error = f"{type(exc).__name__}: {exc}"
+            UPSTREAM_ERRORS.labels(operation, "timeout" if isinstance(exc, requests.Timeout) else "connection").inc()
             raise UpstreamUnavailable(f"WL 2.0 not reachable: {type(exc).__name__}") from None
         except zeep.exceptions.TransportError as exc:
             exchange.error = f"HTTP {exc.status_code}"
+            UPSTREAM_ERRORS.labels(operation, f"http_{exc.status_code}").inc()
             if exc.status_code >= 500:
                 self.breaker.failure()
                 raise UpstreamUnavailable(f"WL 2.0 answered HTTP {exc.status_code}") from None
@@ -127,16 +161,19 @@ class Wl2Client:
         except zeep.exceptions.Fault as exc:
             self.breaker.success()  # it answered: the line is up
             exchange.error = f"fault {exc.code}: {exc.message}"
+            UPSTREAM_ERRORS.labels(operation, "fault").inc()
             raise UpstreamError(f"WL 2.0 fault {exc.code}: {exc.message}") from None
         except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
             self.breaker.success()
             exchange.error = f"{type(exc).__name__}: {exc}"
+            UPSTREAM_ERRORS.labels(operation, "unusable").inc()
             raise UpstreamError(f"WL 2.0 answer unusable: {type(exc).__name__}") from None
         finally:
             exchange.elapsed_s = time.monotonic() - started
             self._plugin.local.exchange = None
         self.breaker.success()
-        if exchange.response_problems and self.enforce_response_schema:
+        if exchange.response_problems and self.policy.mode("wl2_response", exchange.wl1_operation) == "enforce":
+            UPSTREAM_ERRORS.labels(operation, "invalid_response").inc()
             first = exchange.response_problems[0]
             raise UpstreamError(f"WL 2.0 answer violates the XSD: {first}")
         return serialize_object(result.body if hasattr(result, "body") else result, dict)

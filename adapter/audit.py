@@ -1,0 +1,77 @@
+"""The audit trail: one JSON record per WL 1.0 call that ties its four messages together under one correlation id
+(legacy request, WL 2.0 request, WL 2.0 response, legacy answer), with tenant, operation, timings per leg,
+signaalcodes and validation results. Message bodies are optional, truncated, and masked: the licence and personal
+data (names, e-mail addresses, phone numbers) never reach the log."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger("wl_adapter.audit")
+
+# elements whose text is masked in logged bodies (local names; any prefix)
+MASKED_ELEMENTS = ("Licentie", "Naam", "Bedrijfsnaam", "LeerbedrijfNaam", "Email", "Telefoonnummer")
+_MASK = re.compile(r"(<(?:[\w.-]+:)?(" + "|".join(MASKED_ELEMENTS) + r")(?:\s[^>]*)?>)([^<]*)(</)")
+
+
+def mask(xml: bytes | str) -> str:
+    text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else xml
+    return _MASK.sub(lambda m: m.group(1) + ("***" if m.group(3) else "") + m.group(4), text)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    enabled: bool = True
+    bodies: bool = False
+    max_body_chars: int = 4000
+
+
+def _body(data: bytes, settings: AuditSettings) -> str:
+    text = mask(data)
+    if len(text) > settings.max_body_chars:
+        text = text[: settings.max_body_chars] + f"...[{len(text) - settings.max_body_chars} more]"
+    return text
+
+
+def record(settings: AuditSettings, correlation_id: str, path: str, http_status: int, started: float,
+           request: bytes, response: bytes, call) -> dict:
+    """Build (and log) the record of one call. ``call`` is the facade's Call, or None when the request never
+    reached an operation (malformed XML, unknown operation, oversize)."""
+    entry: dict = {
+        "type": "wl1_call",
+        "correlation_id": correlation_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "path": path,
+        "http_status": http_status,
+        "operation": getattr(call, "operation", None),
+        "tenant": call.tenant.name if call is not None and call.tenant else None,
+        "tenant_oin": call.tenant.oin if call is not None and call.tenant else None,
+        "signaalcode": getattr(call, "signaalcode", None),
+        "wl1_request_valid": not call.request_problems if call is not None else None,
+        "wl1_request_problems": [str(p) for p in call.request_problems] if call is not None else [],
+        "total_ms": round((time.monotonic() - started) * 1000, 2),
+        "wl2": [
+            {
+                "operation": ex.operation,
+                "message_id": ex.message_id,
+                "elapsed_ms": round(ex.elapsed_s * 1000, 2),
+                "response_valid": not ex.response_problems,
+                "response_problems": [str(p) for p in ex.response_problems],
+                "error": ex.error or None,
+            }
+            for ex in (call.exchanges if call is not None else [])
+        ],
+    }
+    if settings.bodies:
+        entry["messages"] = {
+            "wl1_request": _body(request, settings),
+            "wl2": [{"request": _body(ex.request, settings), "response": _body(ex.response, settings)}
+                    for ex in (call.exchanges if call is not None else [])],
+            "wl1_response": _body(response, settings),
+        }
+    if settings.enabled:
+        log.info(json.dumps(entry, ensure_ascii=False))
+    return entry
