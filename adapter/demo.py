@@ -105,7 +105,7 @@ wl-adapter demo is running.
   configuration and store:                       {workdir}/
 
 Try it:
-{example_call(args.port, company.get("code") or company["leerbedrijfId"], int(erkenning["crebonummer"]),
+{example_call(args.port, company.get("codeLeerbedrijf") or company["leerbedrijfId"], int(erkenning["crebonummer"]),
               time.strftime("%Y-%m-%d"))}
 
 Stop with Ctrl-C.""", flush=True)
