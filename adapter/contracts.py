@@ -47,7 +47,7 @@ class Problem:
         return f"{self.element}: {self.reason}"
 
 
-_QNAME = re.compile(r"\{[^}]*\}")
+_QNAME = re.compile(r"\{(?:urn:|https?://)[^}]*\}")  # a namespace in Clark notation, not a {n} quantifier
 _ELEMENT = re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: ")
 
 
@@ -56,6 +56,11 @@ def clean_reason(message: str) -> tuple[str | None, str]:
     message = message.strip()
     element = None
     m = _ELEMENT.match(message)
+    hint = ""
+    if m and not m.group(1).startswith("{"):
+        expected_ns = re.search(r"Expected is .*?\{((?:urn:|https?://)[^}]*)\}", message)
+        if expected_ns:
+            hint = f" (elements must be in namespace {expected_ns.group(1)})"
     if m:
         element = _QNAME.sub("", m.group(1))
         if m.group(2):
@@ -67,7 +72,7 @@ def clean_reason(message: str) -> tuple[str | None, str]:
     message = re.sub(r"\s+", " ", message).rstrip(".")
     message = re.sub(r"the atomic type '[^']*'", "its type", message)
     message = re.sub(r"the local atomic type", "its type", message)
-    return element, message
+    return element, message + hint
 
 
 class Contract:
