@@ -84,7 +84,7 @@ for i in range(count):
     if i % 5 == 0:
         push(f"shared/{i}")  # every writer pushes these too: each must be stored exactly once
 """
-WRITERS, PER_WRITER = 4, 40
+WRITERS, PER_WRITER = 4, 30
 
 
 def test_concurrent_writers_never_show_a_gap(store, store_url):

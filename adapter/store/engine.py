@@ -25,18 +25,19 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError for garbage
-        raise ValueError(f"store url: cannot parse {url!r}: {exc}") from None
+        raise ValueError(f"store url: cannot parse it: {exc}") from None
+    shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
-            raise ValueError(f"store url: SQLite needs a file (sqlite:///PATH), got {url!r}")
+            raise ValueError(f"store url: SQLite needs a file (sqlite:///PATH), got {shown!r}")
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     if backend == "postgresql":
         return create_engine(parsed, pool_pre_ping=True)
-    raise ValueError(f"store url: expected sqlite:///PATH or postgresql+psycopg://..., got {url!r}")
+    raise ValueError(f"store url: expected sqlite:///PATH or postgresql+psycopg://..., got {shown!r}")
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
