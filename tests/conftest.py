@@ -36,7 +36,7 @@ def start_simulator_process(log: Path, *extra: str, count: int = SIM_COMPANIES, 
 
 
 def write_config(path: Path, upstream_url: str, store_url: str, port: int, extra: str = "",
-                 workers: int = 1, timeout_s: float = 3.0) -> Path:
+                 workers: int = 1, timeout_s: float = 3.0, audit_bodies: bool = True) -> Path:
     path.write_text(f"""
 [server]
 host = "127.0.0.1"
@@ -54,7 +54,7 @@ connect_timeout_s = 1.0
 url = "{store_url}"
 
 [audit]
-bodies = true
+bodies = {str(audit_bodies).lower()}
 
 [[tenants]]
 name = "ROC Test"
@@ -72,12 +72,12 @@ licence_sha256 = "{licence_hash(OTHER_LICENCE)}"
 
 class AdapterServer(Server):
     def __init__(self, workdir: Path, upstream_url: str, store_url: str | None = None, extra: str = "",
-                 workers: int = 1, timeout_s: float = 3.0, port: int | None = None):
+                 workers: int = 1, timeout_s: float = 3.0, port: int | None = None, audit_bodies: bool = True):
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
         self.store_url = store_url or f"sqlite:///{workdir / 'adapter.sqlite'}"
         self.config = write_config(workdir / "adapter.toml", upstream_url, self.store_url, port, extra, workers,
-                                   timeout_s)
+                                   timeout_s, audit_bodies)
         super().__init__(["serve", "--config", str(self.config)], port, "/healthz", log=workdir / "adapter.log")
         self.wl1_url = f"{self.url}/wl1"
 

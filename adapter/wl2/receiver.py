@@ -73,9 +73,7 @@ class MutationReceiver:
             return 20, "OudLeerbedrijfId: verplicht bij LEERBEDRIJFID_GEWIJZIGD"
         fields["ingangsdatum"] = date.fromisoformat(fields["ingangsdatum"][:10])
         mutation = Mutation(**fields)
-        stored = self.store.store_mutation(tenant.oin, mutation)
-        if mutation.soort == "LEERBEDRIJFID_GEWIJZIGD":
-            self.store.follow_id_change(mutation.oud_leerbedrijf_id, mutation.leerbedrijf_id)
+        stored = self.store.store_mutation(tenant.oin, mutation)  # an ID change also updates the code mapping
         if self.on_stored:
             self.on_stored(tenant.oin, stored, mutation)
         return 0, None
