@@ -33,7 +33,10 @@ test: install-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install-test
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/wsgi_servers.py
+	$(BIN)/python bench/bench_simulator.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
