@@ -1,7 +1,8 @@
-"""Store tools: ``mapping import``, ``subscriptions import`` and ``subscriptions list``.
+"""Store tools: ``mapping import``, ``subscriptions import``, ``subscriptions list`` and ``subscriptions sync``.
 
-Exit codes: 0 done; 1 the file has bad rows (each printed as FILE:LINE: reason; nothing was loaded);
-2 the file or the configuration cannot be read; 3 the store cannot be opened or migrated.
+Exit codes: 0 done; 1 the file has bad rows (each printed as FILE:LINE: reason; nothing was loaded), or (sync)
+WL 2.0 is unreachable or answered unusably for a school; 2 the file or the configuration cannot be read;
+3 the store cannot be opened or migrated.
 """
 from __future__ import annotations
 
@@ -116,6 +117,38 @@ def _cmd_subscriptions_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
+    from adapter.config import ConfigError, load_config
+    from adapter.subscriptions_sync import sync_subscriptions
+    from adapter.upstream import Upstream
+    from adapter.wl2.client import UpstreamUnavailable
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise _Exit(EXIT_UNREADABLE, f"configuration: {exc}") from None
+    tenants = [t for t in config.tenants if args.tenant in (None, t.oin)]
+    if not tenants:
+        raise _Exit(EXIT_UNREADABLE, f"no configured school has OIN {args.tenant}" if args.tenant
+                    else "the configuration has no schools ([[tenants]])")
+    store = open_store(args)
+    try:
+        results = sync_subscriptions(store, Upstream(config.upstream), tenants)
+    except UpstreamUnavailable as exc:
+        raise _Exit(EXIT_BAD_ROWS, f"WL 2.0 at {config.upstream.url} is unreachable ({exc}); "
+                                   "nothing more was changed, run the sync again later") from None
+    finally:
+        store.close()
+    for result in results:
+        for line in result.lines():
+            print(line)
+    failed = [r for r in results if r.error]
+    if failed:
+        print(f"wl-adapter: subscriptions sync failed for {len(failed)} school(s)", file=sys.stderr)
+        return EXIT_BAD_ROWS
+    return 0
+
+
 def register(subparsers) -> None:
     mapping = subparsers.add_parser("mapping", help="the CodeLeerbedrijf → LeerbedrijfId mapping table")
     mapping_sub = mapping.add_subparsers(dest="mapping_command", required=True)
@@ -134,3 +167,8 @@ def register(subparsers) -> None:
     p.add_argument("--tenant", metavar="OIN", help="only this school")
     add_store_options(p)
     p.set_defaults(func=_run(_cmd_subscriptions_list))
+    p = subscriptions_sub.add_parser(
+        "sync", help="reconcile with WL 2.0 OverzichtLopendeAbonnementen: end unwanted, re-subscribe missing ones")
+    p.add_argument("--config", metavar="FILE", required=True, help="the adapter's TOML configuration")
+    p.add_argument("--tenant", metavar="OIN", help="only this school")
+    p.set_defaults(func=_run(_cmd_subscriptions_sync), store_url=None)
