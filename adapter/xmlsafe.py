@@ -20,8 +20,15 @@ class XmlRejected(ValueError):
         self.http_status = http_status
 
 
+class _RefuseResolver(etree.Resolver):
+    """Nothing external is ever loaded: not a DTD, not an entity, not from disk, not from the network."""
+
+    def resolve(self, system_url, public_id, context):
+        raise XmlRejected("DTDs and entity declarations are not allowed")
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -31,6 +38,26 @@ def _parser() -> etree.XMLParser:
         remove_pis=True,
         collect_ids=False,
     )
+    parser.resolvers.add(_RefuseResolver())
+    return parser
+
+
+# How a document that is not in an ASCII-compatible encoding starts (XML 1.0, appendix F).
+_WIDE_ENCODINGS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+    (b"\x00<", "utf-16-be"), (b"<\x00", "utf-16-le"),
+)
+
+
+def _declares_dtd(data: bytes) -> bool:
+    """Is there a DOCTYPE or ENTITY declaration, in whatever encoding the document is written?"""
+    for start, encoding in _WIDE_ENCODINGS:
+        if data.startswith(start):
+            text = data.decode(encoding, errors="ignore")
+            return "<!DOCTYPE" in text or "<!ENTITY" in text
+    return b"<!DOCTYPE" in data or b"<!ENTITY" in data
 
 
 @dataclass(frozen=True)
@@ -53,11 +80,13 @@ def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:
     if not data.strip():
         raise XmlRejected("empty message: expected a SOAP envelope")
     # A DTD is refused before parsing: entity declarations are the door to XXE and entity expansion.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if _declares_dtd(data):
         raise XmlRejected("DTDs and entity declarations are not allowed")
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
+        if "Excessive depth" in str(exc):  # libxml2's own hard limit, far above ours
+            raise XmlRejected(f"message nested deeper than {limits.max_depth} levels") from None
         raise XmlRejected(f"not well-formed XML: {_syntax_reason(exc)}") from None
     if root.getroottree().docinfo.internalDTD is not None:  # belt and braces
         raise XmlRejected("DTDs and entity declarations are not allowed")

@@ -36,7 +36,10 @@ def postcode_range(value: str) -> tuple[str, str]:
         pc = postcode(compact, "PostcodeRange")
         return pc, pc
     if len(compact) == 12:
-        return postcode(compact[:6], "PostcodeRange"), postcode(compact[6:], "PostcodeRange")
+        van, tot = postcode(compact[:6], "PostcodeRange"), postcode(compact[6:], "PostcodeRange")
+        if van > tot:
+            raise InvalidInput("PostcodeRange", f"'{value}': het bereik loopt achteruit ({van} na {tot})")
+        return van, tot
     raise InvalidInput("PostcodeRange", f"'{value}' is geen postcode of postcodebereik (verwacht 1234AB of 1234AB1299ZZ)")
 
 
