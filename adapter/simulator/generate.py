@@ -6,6 +6,7 @@ placements, old code); the details only OpvragenDetailgegevensLeerbedrijf shows 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import random
@@ -36,8 +37,14 @@ def _chance(rnd, p: float) -> bool:
     return rnd() < p
 
 
+_DATES: dict[int, dt.date] = {}  # a few thousand distinct days shared by a million dates
+
+
 def _date(ordinal: int) -> dt.date:
-    return dt.date.fromordinal(ordinal)
+    day = _DATES.get(ordinal)
+    if day is None:
+        day = _DATES[ordinal] = dt.date.fromordinal(ordinal)
+    return day
 
 
 def _capitalised(words: str) -> str:
@@ -126,12 +133,19 @@ def sector_of(company: Company) -> tables.Sector:
 
 def generate(seed: int, count: int) -> list[Company]:
     """``count`` companies, ``ix`` 0..count-1, LeerbedrijfId 100001 upward."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # millions of small objects and no cycles: the collector would only slow this down
-    try:
+    with without_gc():
         return _generate(seed, count)
+
+
+@contextlib.contextmanager
+def without_gc():
+    """Millions of small objects and no cycles: the collector would only slow building them down."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
-        if gc_was_enabled:
+        if was_enabled:
             gc.enable()
 
 

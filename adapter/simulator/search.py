@@ -47,7 +47,7 @@ def identify(store: Store, naam: str, postcode: str, huisnummer: int | None) -> 
         c = store.companies[ix]
         if huisnummer is not None and c.adres.huisnummer != huisnummer:
             continue
-        name = store.normalised_names[ix]
+        name = normalise_name(c.naam)
         if wanted in name or _without_legal_form(name) in wanted:
             found.append(ix)
     return [store.companies[ix] for ix in store.in_order(found)]
@@ -126,8 +126,14 @@ def search(store: Store, query: Query, today: dt.date) -> tuple[int, list[Hit]]:
         candidates.append(store.by_crebo.get(query.crebo, ()))
     if query.plaats is not None:
         candidates.append(store.by_town.get(fold(query.plaats.strip()), ()))
-    if candidates:
-        ordered = store.in_order(min(candidates, key=len))
+    if candidates:  # intersect the index hits (smallest first), in C; then into answer order
+        candidates.sort(key=len)
+        found = set(candidates[0])
+        for more in candidates[1:]:
+            if not found:
+                break
+            found.intersection_update(more)
+        ordered = store.in_order(found)
     else:
         ordered = store.order
 
@@ -147,23 +153,25 @@ def search(store: Store, query: Query, today: dt.date) -> tuple[int, list[Hit]]:
                 or query.huisnummer is not None and a.huisnummer != query.huisnummer
                 or plaats is not None and fold(a.plaats) != plaats):
             continue
-        for hit in _hits(c, query, today):
-            if first <= total < last:
-                page.append(hit)
-            total += 1
+        items = _items(c, query, today)
+        if first < total + len(items) and total < last:
+            page.extend(_hit(c, item) for item in items[max(0, first - total): last - total])
+        total += len(items)
     return total, page
 
 
-def _hits(c: Company, query: Query, today: dt.date):
+def _hit(c: Company, item: Recognition | Placement) -> Hit:
+    return Hit(c, erkenning=item) if isinstance(item, Recognition) else Hit(c, leerplaats=item)
+
+
+def _items(c: Company, query: Query, today: dt.date) -> list:
+    """The results one company contributes, in answer order."""
     if query.soort == "LEERBEDRIJF":
-        items = [r for r in c.erkenningen if r.recognised_on(today)]
-        key, wrap = (lambda r: (r.crebo, r.leerweg)), (lambda r: Hit(c, erkenning=r))
+        found = sorted((r for r in c.erkenningen if r.recognised_on(today)), key=lambda r: (r.crebo, r.leerweg))
     else:
-        items = [p for p in c.leerplaatsen if p.open_on(today)]
-        key, wrap = (lambda p: p.leerplaats_id), (lambda p: Hit(c, leerplaats=p))
-    for item in sorted(items, key=key):
-        if query.crebo is not None and item.crebo != query.crebo:
-            continue
-        if query.leerweg is not None and item.leerweg != query.leerweg:
-            continue
-        yield wrap(item)
+        found = sorted((p for p in c.leerplaatsen if p.open_on(today)), key=lambda p: p.leerplaats_id)
+    if query.crebo is not None:
+        found = [item for item in found if item.crebo == query.crebo]
+    if query.leerweg is not None:
+        found = [item for item in found if item.leerweg == query.leerweg]
+    return found

@@ -23,6 +23,8 @@ TOKEN = re.compile(r"[0-9a-z]+")
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: 'Eetcafé' -> 'eetcafe'."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -43,19 +45,24 @@ class StoreError(ValueError):
 
 class Store:
     def __init__(self, seed: int, companies: list[Company]):
+        with gen.without_gc():
+            self._build(seed, companies)
+
+    def _build(self, seed: int, companies: list[Company]) -> None:
         self.seed = seed
         self.lock = threading.RLock()
         self.companies = companies
         self.by_id: dict[str, Company] = {c.leerbedrijf_id: c for c in companies}
         self.placements: dict[int, tuple[Company, Placement]] = {
             p.leerplaats_id: (c, p) for c in companies for p in c.leerplaatsen}
-        self.folded_names = [fold(c.naam) for c in companies]
-        self.normalised_names = [normalise_name(c.naam) for c in companies]
+        folded: dict[str, str] = {}  # names repeat a lot: fold each distinct one once
+        self.folded_names = [folded.get(c.naam) or folded.setdefault(c.naam, fold(c.naam)) for c in companies]
+        tokens = {name: tuple(dict.fromkeys(TOKEN.findall(name))) for name in folded.values()}
         self.by_postcode: list[tuple[str, int]] = sorted((c.adres.postcode, c.ix) for c in companies)
         self.by_token: dict[str, list[int]] = defaultdict(list)
-        for c, name in zip(companies, self.folded_names):
-            for token in dict.fromkeys(TOKEN.findall(name)):
-                self.by_token[token].append(c.ix)
+        for ix, name in enumerate(self.folded_names):
+            for token in tokens[name]:
+                self.by_token[token].append(ix)
         self.by_crebo: dict[str, set[int]] = defaultdict(set)
         for c in companies:
             for r in c.erkenningen:
