@@ -229,6 +229,15 @@ def test_search_leerbedrijf_id_straat(sim, companies):
     assert total == len(_erkend(c)) == len(results)
 
 
+def test_search_in_de_buurt_widens_the_postcode_range(sim, companies):
+    postcode = companies[0]["vestigingsadres"]["postcode"]
+    low, high = f"{int(postcode[:4]) - 20}AA", f"{int(postcode[:4]) + 20}ZZ"
+    expected = {c["leerbedrijfId"] for c in companies if low <= c["vestigingsadres"]["postcode"] <= high
+                and _erkend(c)}
+    _, results = _all_pages(sim, per=100, PostcodeVan=postcode, PostcodeTot=postcode, ZoekInDeBuurt=True)
+    assert {r.LeerbedrijfId for r in results} == expected and len(expected) > 1
+
+
 def test_search_leerplaats_returns_open_placements(sim, companies):
     c = next(c for c in companies if any(p["open"] for p in c["leerplaatsen"]))
     open_ids = sorted(p["leerplaatsId"] for p in c["leerplaatsen"] if p["open"])

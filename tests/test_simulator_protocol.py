@@ -162,6 +162,17 @@ def test_malformed_or_invalid_requests_are_client_faults(server, data, words):
     assert faultcode == "soap:Client" and words in faultstring, faultstring
 
 
+@pytest.mark.parametrize("startdatum", ["-0001-01-01", "12345-01-01"])
+def test_a_date_the_xsd_allows_but_no_calendar_has_is_20(server, startdatum):
+    data = envelope(VERIFY_BODY.format(crebo="25171").replace("2026-01-01", startdatum), _headers())
+    r = post(server, data)
+    assert r.status_code == 200
+    message = parse(r.content).find(f"{ENV}Body")[0]
+    assert WL2.validate(message) == []
+    assert message.findtext(f"{{{WL2_NS}}}Signalering/{{{WL2_NS}}}Signaalcode") == "20"
+    assert "Startdatum" in message.findtext(f"{{{WL2_NS}}}Signalering/{{{WL2_NS}}}Foutmelding")
+
+
 def test_a_schema_violation_names_the_element_and_is_logged(server, sim):
     post(server, envelope(VERIFY_BODY.format(crebo="12a45"), _headers()))
     [entry] = sim.admin("messages?limit=1").json()["messages"]

@@ -12,7 +12,8 @@ from lxml import etree
 
 from adapter.simulator import xmlout as x
 from adapter.simulator.model import status_on, verdict
-from adapter.simulator.search import InvalidInput, Query, UnknownCrebo, check_crebo, identify, search
+from adapter.simulator.errors import InvalidInput, UnknownCrebo
+from adapter.simulator.search import Query, check_crebo, identify, search
 from adapter.simulator.state import Simulator
 from adapter.simulator.subscriptions import Voordracht
 from adapter.simulator.tables import QUALIFICATIONS

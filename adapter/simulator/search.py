@@ -9,23 +9,11 @@ import re
 from dataclasses import dataclass
 
 from adapter.simulator import tables
+from adapter.simulator.errors import InvalidInput, UnknownCrebo
 from adapter.simulator.model import Company, Placement, Recognition
 from adapter.simulator.store import TOKEN, Store, fold, normalise_name
 
 NEARBY_PC4 = 20  # ZoekInDeBuurt widens a postcode range by this many 4-digit areas on each side
-
-
-class InvalidInput(ValueError):
-    """Signaalcode 20: ``element`` names the request element, ``message`` says what is wrong (Dutch)."""
-
-    def __init__(self, element: str, message: str):
-        super().__init__(f"{element}: {message}")
-        self.element = element
-        self.message = message
-
-
-class UnknownCrebo(ValueError):
-    """Signaalcode 11."""
 
 
 def check_crebo(crebo: str | None) -> None:
