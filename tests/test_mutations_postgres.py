@@ -13,12 +13,12 @@ import uuid
 import pytest
 
 from conftest import OTHER_LICENCE, AdapterServer, start_simulator_process
-from test_mutations_bridge import CompanyPool, School, assert_acknowledgement, fire, geef_mutaties, \
+from test_mutations_bridge import CompanyPool, School, admin, assert_acknowledgement, fire, geef_mutaties, \
     import_sim_mapping, mutaties_of, post_push, push_body, push_envelope, push_signature, read_all, schools_config, \
     signature, sim_companies, subscribe, verify, wait_acknowledged, wait_until
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-SCHOOLS = {name: School(n) for n, name in enumerate(["two_adapters", "id_change", "raw", "cursor"], start=20)}
+SCHOOLS = {name: School(n) for n, name in enumerate(["two_adapters", "id_change", "raw", "cursor", "down"], start=20)}
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +200,41 @@ def test_concurrent_distinct_pushes_at_both_adapters_are_numbered_without_gaps(a
         order = [t for t in texts if t.startswith(tag)]
         assert order == sorted(order) and len(order) == 15
     assert read_all(b, school.licence, 0, maximum=500) == served
+
+
+def test_push_while_the_database_is_down_gets_a_server_fault_and_is_retried(sim, adapters, pool, pg_url):
+    """Nothing is acknowledged that is not stored: with the database refusing connections a push gets soap:Server
+    (no internals), SBB keeps retrying, and once the database is back the push is stored and served once."""
+    psycopg = pytest.importorskip("psycopg")
+    a, _ = adapters
+    school = SCHOOLS["down"]
+    company, (crebo, *_) = pool.take()
+    lb_id = company["leerbedrijfId"]
+    subscribe(sim, a, school, lb_id, lb_id, crebo)
+    wait_until(lambda: "active" in a.cli("subscriptions", "list", "--tenant", school.oin).stdout,
+               what="subscription stored")
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            pushes = fire(sim, soort="ERKENNING_INGETROKKEN", leerbedrijfId=lb_id, crebonummer=crebo,
+                          toelichting="tijdens storing")
+            [push] = pushes
+
+            def retried():
+                p = next(p for p in admin(sim, "pushes")["pushes"] if p["mutatieId"] == push["mutatieId"])
+                return p if p["attempts"] >= 2 else None
+            seen = wait_until(retried, what="the push failing and being retried")
+            assert seen["state"] == "pending" and "Server" in (seen["lastError"] or ""), seen
+            data, _ = push_envelope(f"{a.url}/wl2/mutaties", school.oin, push_body(leerbedrijf_id=lb_id))
+            answer = post_push(a, data)
+            assert answer.status == 500
+            code, string = answer.fault
+            assert code.endswith(":Server") and "Traceback" not in string and "psycopg" not in string, string
+        finally:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    wait_acknowledged(sim, [push["mutatieId"]], timeout=30)
+    served = read_all(a, school.licence)
+    assert [(m["Volgnummer"], m["Soort"], m["Omschrijving"]) for m in served] == [
+        (1, "INTREKKING", "tijdens storing")]
