@@ -19,7 +19,7 @@ from adapter.simulator import DEFAULT_OIN
 from adapter.soap import envelope, parse_envelope, to_bytes, wsa
 from adapter.xmlsafe import parse
 from helpers import free_port
-from test_simulator_fixtures import ANONYMOUS, ENV, N, SCHOOL_OIN, TODAY, W, SimClient, code, start_simulator
+from test_simulator_fixtures import ANONYMOUS, N, SCHOOL_OIN, TODAY, W, SimClient, code, start_simulator
 
 
 class Receiver:
