@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
 from adapter.contracts import WL2_NS, WSA_NS
+from adapter.simulator.xmlout import guid
 from adapter.soap import SoapFault, wsa
 
 ACTION_PREFIX = f"{WL2_NS}/"
@@ -79,7 +79,7 @@ def check(header: etree._Element | None, operation: str, sim_oin: str) -> Addres
 
 
 def response_headers(action: str, relates_to: str | None) -> list[etree._Element]:
-    headers = [wsa("Action", action), wsa("MessageID", f"urn:uuid:{_uuid()}")]
+    headers = [wsa("Action", action), wsa("MessageID", f"urn:uuid:{guid()}")]
     if relates_to:
         headers.append(wsa("RelatesTo", relates_to))
     return headers
@@ -88,12 +88,8 @@ def response_headers(action: str, relates_to: str | None) -> list[etree._Element
 def request_headers(action: str, to: str, from_oin: str) -> list[etree._Element]:
     sender = wsa("From")
     sender.append(wsa("Address", f"{ANONYMOUS}?oin={from_oin}"))
-    return [wsa("Action", action), wsa("MessageID", f"urn:uuid:{_uuid()}"), wsa("To", to), sender]
+    return [wsa("Action", action), wsa("MessageID", f"urn:uuid:{guid()}"), wsa("To", to), sender]
 
 
 def with_oin(endpoint: str, oin: str) -> str:
     return f"{endpoint}{'&' if '?' in endpoint else '?'}oin={oin}"
-
-
-def _uuid() -> str:
-    return str(uuid.uuid4())
