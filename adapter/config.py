@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapter.oin import is_oin, is_school_oin
+
 ENV_PREFIX = "WL_ADAPTER_"
-OIN_PATTERN = re.compile(r"^[0-9A-Za-z]{20}$")
-SCHOOL_OIN_PATTERN = re.compile(r"^00000007000[0-9A-Za-z]{4}00000$")
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 VALIDATION_MODES = ("enforce", "report", "off")
 
@@ -200,7 +200,7 @@ def _check(config: Config) -> None:
     u = config.upstream
     if not re.match(r"^https?://", u.url):
         raise ConfigError(f"upstream.url: must start with http:// or https://, got {u.url!r}")
-    if not OIN_PATTERN.match(u.oin):
+    if not is_oin(u.oin):
         raise ConfigError(f"upstream.oin: an OIN is 20 characters, got {u.oin!r}")
     if u.timeout_s <= 0 or u.connect_timeout_s <= 0:
         raise ConfigError("upstream.timeout_s: must be > 0")
@@ -211,7 +211,7 @@ def _check(config: Config) -> None:
     seen: dict[str, str] = {}
     for i, t in enumerate(config.tenants):
         where = f"tenants[{i}]"
-        if not SCHOOL_OIN_PATTERN.match(t.oin):
+        if not is_school_oin(t.oin):
             raise ConfigError(f"{where}.oin: an MBO school OIN is 00000007000 + BRIN (4) + 00000, got {t.oin!r}")
         if not SHA256_PATTERN.match(t.licence_sha256):
             raise ConfigError(f"{where}.licence_sha256: expected 64 hex digits (SHA-256 of the licence key)")

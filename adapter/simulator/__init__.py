@@ -5,16 +5,7 @@ can import the constants below without pulling in the simulator.
 """
 from __future__ import annotations
 
-import re
-
 DEFAULT_OIN = "00000003273462010000"
 """SBB's OIN as the simulator plays it (``--oin``): the receiver OIN in ``wsa:To``, the sender OIN of pushes."""
 
 ENDPOINT_PATH = "/wl2"
-
-SCHOOL_OIN = re.compile(r"00000007000[0-9A-Za-z]{4}00000")
-"""An MBO school's OIN: ``00000007000`` + the 4-character BRIN + ``00000``."""
-
-
-def is_school_oin(oin: str) -> bool:
-    return SCHOOL_OIN.fullmatch(oin) is not None

@@ -17,9 +17,9 @@ def _date(text: str) -> dt.date:
 
 
 def _oin(text: str) -> str:
-    from adapter.simulator.addressing import OIN
+    from adapter.oin import is_oin
 
-    if not OIN.fullmatch(text):
+    if not is_oin(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not an OIN (20 letters or digits)")
     return text
 

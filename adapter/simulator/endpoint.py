@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from adapter.contracts import WL2, WL2_NS
-from adapter.simulator import addressing, is_school_oin
+from adapter.oin import is_school_oin
+from adapter.wl2 import addressing
 from adapter.simulator import xmlout as x
 from adapter.simulator.operations import OPERATIONS, answer
 from adapter.simulator.state import Simulator
@@ -53,7 +54,9 @@ def handle(sim: Simulator, data: bytes, soap_action: str | None) -> Outcome:
         _, header, message = parse_envelope(data)
         relates_to = addressing.message_id_of(header)
         operation = operation_of(message)
-        adr = addressing.check(header, operation, sim.oin)
+        adr = addressing.read(header, operation)
+        if adr.to_oin != sim.oin:
+            raise SoapFault("Client", f"WS-Addressing header wsa:To names OIN {adr.to_oin}; this service is OIN {sim.oin}")
         _check_soap_action(soap_action, adr.action)
         oin = adr.from_oin
         invalid = WL2.validate(message)

@@ -18,7 +18,7 @@ import requests
 from lxml import etree
 
 from adapter.contracts import WL2
-from adapter.simulator import addressing
+from adapter.wl2 import addressing
 from adapter.simulator import xmlout as x
 from adapter.soap import CONTENT_TYPE, ENV, SoapFault, envelope, parse_envelope, to_bytes
 
@@ -85,7 +85,7 @@ def build_message(mutatie_id: str, abonnement_id: str, m: Mutation, to: str, sim
     problems = WL2.validate(body)
     if problems:  # a bug in the simulator, not in the receiver
         raise ValueError("push would not be valid: " + "; ".join(map(str, problems)))
-    headers = addressing.request_headers(addressing.ACTION_PREFIX + OPERATION, to, sim_oin)
+    headers = addressing.request_headers(OPERATION, to, sim_oin)
     return to_bytes(envelope(body, headers))
 
 
@@ -165,7 +165,7 @@ class PushSender:
         """(outcome, error): PENDING means try again later."""
         try:
             r = session.post(push.afleveradres, data=push.message, timeout=(3.0, self.timeout_s), headers={
-                "Content-Type": CONTENT_TYPE, "SOAPAction": f'"{addressing.ACTION_PREFIX}{OPERATION}"'})
+                "Content-Type": CONTENT_TYPE, "SOAPAction": f'"{addressing.action(OPERATION)}"'})
         except Exception as exc:  # refused, timeout, TLS, ...; never let the sender thread die
             return PENDING, f"{type(exc).__name__}: {exc}"
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from adapter.config import SCHOOL_OIN_PATTERN
+from adapter.oin import is_school_oin
 
 CODE_MAX_LENGTH = 40
 LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")
@@ -25,7 +25,7 @@ def leerbedrijf_id_problem(value: str) -> str | None:
 
 
 def oin_problem(value: str) -> str | None:
-    if not SCHOOL_OIN_PATTERN.match(value):
+    if not is_school_oin(value):
         return f"tenant_oin {value!r} is not an MBO school OIN (00000007000 + BRIN of 4 + 00000)"
     return None
 

@@ -24,6 +24,7 @@ from adapter.metrics import RATE_LIMITED, VALIDATION_FAILURES
 from adapter.wl2.client import Exchange, RequestNotExpressible, UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger("wl_adapter.facade")
+LICENTIE_MAX = 64  # xsd/wl1.xsd, type Licentie
 
 
 class RateLimited(Exception):
@@ -66,7 +67,8 @@ class Facade:
     # -- the pipeline -------------------------------------------------------------------------------------
     def handle(self, operation: str, body: etree._Element, call: Call) -> dict:
         licence = message.licence_of(body)
-        if licence is None:  # no licence to check: the XSD names what is wrong
+        if licence is None or not 1 <= len(licence) <= LICENTIE_MAX:
+            # no valid licence to check: the XSD names what is wrong (a 996 would hide the mistake)
             raise RequestInvalid(WL1.validate(body) or [Problem("Licentie", "missing")])
         call.tenant = self.tenants.by_licence(licence)
         if call.tenant is None:

@@ -1,4 +1,5 @@
-"""WS-Addressing 1.0 as Edukoppeling uses it: OINs in wsa:From / wsa:To, urn:uuid MessageIDs, Action = SOAPAction."""
+"""WS-Addressing 1.0 as Edukoppeling uses it: OINs in wsa:From / wsa:To, urn:uuid MessageIDs, Action = SOAPAction.
+Used by both sides: the adapter's WL 2.0 client and push receiver, and the simulator."""
 from __future__ import annotations
 
 import re
@@ -9,11 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree
 
 from adapter.contracts import WL2_NS, WSA_NS
+from adapter.oin import is_oin
 from adapter.soap import SoapFault, wsa
 
 ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
-MESSAGE_ID = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-SCHOOL_OIN = re.compile(r"^00000007000[0-9A-Za-z]{4}00000$")
+FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"
+MESSAGE_ID = re.compile(r"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+W = f"{{{WSA_NS}}}"
 
 
 def action(operation: str) -> str:
@@ -35,24 +38,15 @@ def oin_of(uri: str | None) -> str | None:
     return values[0] if values else None
 
 
-def is_school_oin(oin: str | None) -> bool:
-    return bool(oin and SCHOOL_OIN.match(oin))
-
-
-def request_headers(operation: str, to_url: str, to_oin: str, from_oin: str,
-                    message_id: str | None = None) -> list[etree._Element]:
+def request_headers(operation: str, to: str, from_oin: str, message_id: str | None = None) -> list[etree._Element]:
+    """Headers of a request to ``to`` (already carrying ``?oin=<receiver>``) from ``from_oin``."""
     sender = wsa("From")
     sender.append(wsa("Address", with_oin(ANONYMOUS, from_oin)))
-    return [
-        wsa("Action", action(operation)),
-        wsa("MessageID", message_id or new_message_id()),
-        wsa("To", with_oin(to_url, to_oin)),
-        sender,
-    ]
+    return [wsa("Action", action(operation)), wsa("MessageID", message_id or new_message_id()), wsa("To", to), sender]
 
 
-def response_headers(operation: str, relates_to: str | None) -> list[etree._Element]:
-    headers = [wsa("Action", action(operation) + "Response"), wsa("MessageID", new_message_id())]
+def response_headers(response_action: str, relates_to: str | None) -> list[etree._Element]:
+    headers = [wsa("Action", response_action), wsa("MessageID", new_message_id())]
     if relates_to:
         headers.append(wsa("RelatesTo", relates_to))
     return headers
@@ -74,26 +68,41 @@ class Addressing:
         return oin_of(self.from_address)
 
 
-def read_request_headers(header: etree._Element | None) -> Addressing:
-    """The WS-Addressing headers of a WL 2.0 request; missing or malformed ones are a soap:Client fault."""
+def message_id_of(header: etree._Element | None) -> str | None:
+    """The request's MessageID when it is well-formed (for RelatesTo, also on faults)."""
+    el = header.find(W + "MessageID") if header is not None else None
+    text = (el.text or "").strip() if el is not None else ""
+    return text if MESSAGE_ID.fullmatch(text) else None
 
-    def text(name: str) -> str:
-        el = header.find(f"{{{WSA_NS}}}{name}") if header is not None else None
-        if el is None or not (el.text or "").strip():
-            raise SoapFault("Client", f"WS-Addressing header wsa:{name} is missing")
-        return el.text.strip()
 
-    msg_id = text("MessageID")
-    if not MESSAGE_ID.match(msg_id):
-        raise SoapFault("Client", f"WS-Addressing header wsa:MessageID must be urn:uuid:<GUID>, got '{msg_id}'")
-    to = text("To")
-    if not oin_of(to):
-        raise SoapFault("Client", f"WS-Addressing header wsa:To must carry ?oin=<OIN>, got '{to}'")
-    sender = header.find(f"{{{WSA_NS}}}From") if header is not None else None
-    address = sender.find(f"{{{WSA_NS}}}Address") if sender is not None else None
-    if address is None or not (address.text or "").strip():
-        raise SoapFault("Client", "WS-Addressing header wsa:From/wsa:Address is missing")
-    from_address = address.text.strip()
-    if not oin_of(from_address):
-        raise SoapFault("Client", f"WS-Addressing header wsa:From/wsa:Address must carry ?oin=<OIN>, got '{from_address}'")
-    return Addressing(text("Action"), msg_id, to, from_address)
+def _one(header: etree._Element | None, name: str) -> etree._Element:
+    found = [] if header is None else header.findall(W + name)
+    if not found:
+        raise SoapFault("Client", f"WS-Addressing header wsa:{name} is missing")
+    if len(found) > 1:
+        raise SoapFault("Client", f"WS-Addressing header wsa:{name} occurs {len(found)} times; expected once")
+    return found[0]
+
+
+def read(header: etree._Element | None, operation: str) -> Addressing:
+    """The addressing of a request for ``operation``; missing or malformed headers are a soap:Client fault that
+    names the header. Whose OINs are acceptable is the caller's business."""
+    act = (_one(header, "Action").text or "").strip()
+    if act != action(operation):
+        raise SoapFault("Client", f"WS-Addressing header wsa:Action is '{act}'; for the body element "
+                                  f"{operation}Request it must be '{action(operation)}'")
+    message_id = (_one(header, "MessageID").text or "").strip()
+    if not MESSAGE_ID.fullmatch(message_id):
+        raise SoapFault("Client", f"WS-Addressing header wsa:MessageID is '{message_id}'; it must be "
+                                  "'urn:uuid:' followed by a GUID")
+    to = (_one(header, "To").text or "").strip()
+    if not is_oin(oin_of(to)):
+        raise SoapFault("Client", f"WS-Addressing header wsa:To is '{to}'; it must be '<endpoint>?oin=<OIN>'")
+    address = _one(header, "From").find(W + "Address")
+    if address is None:
+        raise SoapFault("Client", "WS-Addressing header wsa:From has no wsa:Address")
+    sender = (address.text or "").strip()
+    if not sender.startswith(ANONYMOUS + "?") or not is_oin(oin_of(sender)):
+        raise SoapFault("Client", f"WS-Addressing header wsa:From/wsa:Address is '{sender}'; it must be "
+                                  f"'{ANONYMOUS}?oin=<20-character OIN>'")
+    return Addressing(act, message_id, to, sender)

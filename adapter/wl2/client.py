@@ -132,7 +132,8 @@ class Wl2Client:
         exchange = exchange or Exchange(operation)
         message_id = addressing.new_message_id()
         exchange.message_id = message_id
-        headers = addressing.request_headers(operation, self.cfg.url, self.cfg.oin, sender_oin, message_id)
+        headers = addressing.request_headers(operation, addressing.with_oin(self.cfg.url, self.cfg.oin), sender_oin,
+                                             message_id)
         self._plugin.local.exchange = exchange
         started = time.monotonic()
         try:

@@ -39,26 +39,24 @@ class MutationReceiver:
         relates_to = None
         try:
             _root, header, body = soap.parse_envelope(data)
-            wsa = addressing.read_request_headers(header)
-            relates_to = wsa.message_id
-            if wsa.action != addressing.action(OPERATION) or body.tag != f"{{{WL2.namespace}}}{OPERATION}Request":
-                raise soap.SoapFault("Client", f"this endpoint only accepts {OPERATION} "
-                                               f"(wsa:Action {addressing.action(OPERATION)})")
+            relates_to = addressing.message_id_of(header)
+            if body.tag != f"{{{WL2.namespace}}}{OPERATION}Request":
+                raise soap.SoapFault("Client", f"this endpoint only accepts {OPERATION}Request")
+            wsa = addressing.read(header, OPERATION)
             problems = WL2.validate(body)
             if problems:
                 raise soap.SoapFault("Client", "the message does not match the WL 2.0 schema: "
                                      + "; ".join(map(str, problems)))
             code, foutmelding = self._process(wsa, body)
         except soap.SoapFault as exc:
-            return self._reply(start_response, "500 Internal Server Error",
-                               soap.fault_bytes(exc.code, exc.string))
+            return self._fault(start_response, exc.code, exc.string, relates_to)
         except Exception:  # noqa: BLE001 - anything else: not stored, SBB must retry
             log.exception("push could not be stored")
-            return self._reply(start_response, "500 Internal Server Error",
-                               soap.fault_bytes("Server", "the mutation could not be stored; please retry"))
+            return self._fault(start_response, "Server", "the mutation could not be stored; please retry", relates_to)
         signalering = {"Signaalcode": code, "Signaaltekst": SIGNAALTEKST[code], "Foutmelding": foutmelding}
         answer = xmlbuild.message(f"{OPERATION}Response", {"BerichtID": str(uuid.uuid4()), "Signalering": signalering})
-        envelope = soap.envelope(answer, addressing.response_headers(OPERATION, relates_to))
+        envelope = soap.envelope(answer, addressing.response_headers(addressing.action(OPERATION) + "Response",
+                                                                     relates_to))
         return self._reply(start_response, "200 OK", soap.to_bytes(envelope))
 
     def _process(self, wsa: addressing.Addressing, body) -> tuple[int, str | None]:
@@ -77,6 +75,10 @@ class MutationReceiver:
         if self.on_stored:
             self.on_stored(tenant.oin, stored, mutation)
         return 0, None
+
+    def _fault(self, start_response, code: str, string: str, relates_to: str | None):
+        headers = addressing.response_headers(addressing.FAULT_ACTION, relates_to)
+        return self._reply(start_response, "500 Internal Server Error", soap.fault_bytes(code, string, headers))
 
     @staticmethod
     def _reply(start_response, status: str, body: bytes):
