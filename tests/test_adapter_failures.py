@@ -129,9 +129,6 @@ def test_schema_invalid_request_is_client_fault_naming_element(adapter, simulato
     assert_no_internals(r.text)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Facade.handle checks the licence before the XSD: a Licentie of 65 "
-                                       "characters (the XSD allows 1..64) answers 996 instead of a soap:Client "
-                                       "fault naming Licentie")
 def test_licentie_too_long_is_client_fault(adapter):
     r = post(adapter.wl1_url, op("GeefMutaties", "<w:VanafVolgnummer>0</w:VanafVolgnummer>", licence="x" * 65))
     assert r.status_code == 500, r.text
