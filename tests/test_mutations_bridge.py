@@ -281,7 +281,7 @@ def assert_acknowledgement(answer: PushAnswer, request_message_id: str, code: in
 
 # -- fixtures ---------------------------------------------------------------------------------------------------------
 SCHOOLS = {name: School(n) for n, name in enumerate(
-    ["subscribe", "withdraw", "withdraw_other", "id_change", "id_chain", "cursor", "raw", "crebos"], start=1)}
+    ["subscribe", "withdraw", "withdraw_other", "id_change", "id_chain", "cursor", "raw", "crebos", "raw2"], start=1)}
 
 
 @pytest.fixture(scope="module")
@@ -633,9 +633,6 @@ def test_push_that_is_not_xml_is_a_client_fault(bridge):
     assert fault.findtext("faultcode").endswith(":Client")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the receiver's soap:Client fault for a schema violation carries no "
-                   "WS-Addressing headers although the request's wsa:MessageID was read (adapter/wl2/receiver.py "
-                   "MutationReceiver.__call__ passes no headers to soap.fault_bytes)")
 def test_client_fault_relates_to_the_push_when_its_message_id_was_readable(bridge, raw):
     data, message_id = push_envelope(f"{bridge.url}/wl2/mutaties", raw.oin, push_body(crebo="123"))
     answer = post_push(bridge, data)
@@ -667,6 +664,20 @@ def test_repeated_mutatie_id_is_acknowledged_again_and_stored_once(bridge, raw):
     assert len(after) == len(before) + 1
     assert signature(after[-1]) == ("WIJZIGING_GEGEVENS", "654321", None, None, TODAY, "poging 0")
     assert after[-1]["Volgnummer"] == (before[-1]["Volgnummer"] if before else 0) + 1
+
+
+def test_same_mutatie_id_for_two_schools_is_stored_for_each(bridge, raw):
+    """A MutatieId is unique per school: SBB may push one mutation to several schools under the same id."""
+    second = SCHOOLS["raw2"]
+    before = len(stored_for(bridge, raw))
+    mutatie_id = str(uuid.uuid4())
+    for school in (raw, second):
+        data, message_id = push_envelope(f"{bridge.url}/wl2/mutaties", school.oin, push_body(
+            mutatie_id, soort="GEGEVENS_GEWIJZIGD", leerbedrijf_id="333333", crebo=None, toelichting="gedeeld"))
+        assert_acknowledgement(post_push(bridge, data), message_id, 0)
+    assert len(stored_for(bridge, raw)) == before + 1
+    assert [signature(m) for m in stored_for(bridge, second)] == [
+        ("WIJZIGING_GEGEVENS", "333333", None, None, TODAY, "gedeeld")]
 
 
 # -- subscriptions sync -----------------------------------------------------------------------------------------
@@ -725,10 +736,19 @@ def test_subscriptions_sync_ends_unknown_and_recreates_missing_subscriptions(syn
     assert lost["abonnementId"].lower() not in listing
 
     # now everything agrees: a second run changes nothing
+    listing_after = adapter.cli("subscriptions", "list", "--tenant", school.oin).stdout
     again = adapter.cli("subscriptions", "sync")
     assert again.returncode == 0
     assert all(line.endswith(": in sync") for line in again.stdout.splitlines()), again.stdout
     assert len(subscriptions_at_sbb(sim, school.oin)) == 2
+
+    # WL 2.0 answering a technical error: reported per school, exit 1, nothing changed
+    requests.post(f"{sim.url}/admin/scenario", json={"operation": "OverzichtLopendeAbonnementen",
+                                                     "signaalcode": 99}, timeout=5).raise_for_status()
+    failed = adapter.cli("subscriptions", "sync")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAILED" in failed.stdout and "signaalcode 99" in failed.stdout and "Traceback" not in failed.stderr
+    assert adapter.cli("subscriptions", "list", "--tenant", school.oin).stdout == listing_after
 
 
 def test_subscriptions_sync_when_wl2_is_unreachable_exits_1(tmp_path):
