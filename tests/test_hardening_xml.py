@@ -162,9 +162,6 @@ def test_push_endpoint_refuses_xxe(adapter, companies):
     assert_still_serving(adapter, companies)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: xmlsafe.parse looks for b'<!DOCTYPE' in the raw bytes only; a UTF-16 "
-                                       "document's DOCTYPE slips past that check, libxml2 then reads the external "
-                                       "subset from disk and the fault says 'Content error in the external subset'")
 def test_utf16_doctype_refused_with_the_dtd_reason(adapter, companies):
     doc = envelope(geef_details(), prolog='<?xml version="1.0" encoding="UTF-16"?>'
                                           '<!DOCTYPE foo SYSTEM "file:///etc/passwd">')
@@ -334,9 +331,6 @@ def test_depth_50_fault_names_the_configured_limit(adapter):
     assert string == "message nested deeper than 32 levels"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: xmlsafe.parse passes libxml2's own depth error through: "
-                                       "'not well-formed XML: Excessive depth in document: 256, use XML_PARSE_HUGE "
-                                       "option' instead of naming the configured limit of 32 levels")
 def test_depth_10000_fault_names_the_configured_limit(adapter):
     string = fault_of(post(adapter.wl1_url, nested(10_000)))[1]
     assert string == "message nested deeper than 32 levels"
@@ -433,9 +427,6 @@ def test_parse_utf16_internal_subset_refused():
     assert PASSWD_MARKER not in err.reason
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: xmlsafe.parse misses a DOCTYPE that is not encoded as UTF-8/ASCII; "
-                                       "libxml2 then loads the external subset from local disk (an existence oracle)"
-                                       " or refuses with an unrelated reason")
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "http://127.0.0.1:1/x.dtd"])
 def test_parse_utf16_external_subset_refused_with_the_dtd_reason(target):
     """An existing file must get the same answer as a missing one (else the fault tells which files exist)."""
@@ -450,9 +441,6 @@ def test_parse_utf16_external_subset_missing_file_refused():
     assert DTD_REASON.search(err.reason), err.reason
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a UTF-16 billion-laughs document passes the byte check and is refused "
-                                       "only by libxml2's amplification guard, with a reason about "
-                                       "'xmlCtxtSetMaxAmplification' instead of 'DTDs ... not allowed'")
 def test_parse_utf16_billion_laughs_refused_with_the_dtd_reason():
     doc = billion_laughs().replace('version="1.0"', 'version="1.0" encoding="UTF-16"') + "<a>&lol9;</a>"
     started = time.monotonic()
