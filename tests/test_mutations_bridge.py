@@ -470,9 +470,6 @@ def test_id_change_arrives_as_wijziging_code_and_old_codes_keep_resolving(sim, b
         (1, "WIJZIGING_CODE", new_id), (2, "WIJZIGING_ERKENNING", new_id)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a late copy of an earlier ID change (A→B, pushed again under another "
-                   "MutatieId for a second subscription after B→C arrived) re-maps A to B instead of C "
-                   "(adapter/store/mappings.py follow_id_change upserts old_id→new_id without following new_id)")
 def test_late_copy_of_an_earlier_id_change_keeps_the_newest_id(sim, bridge, pool):
     school = SCHOOLS["id_chain"]
     company, (crebo, *_) = pool.take(old_code=True)

@@ -86,6 +86,9 @@ def follow_id_change(connection: Connection, old_id: str, new_id: str, now: date
     for problem in (leerbedrijf_id_problem(old_id), leerbedrijf_id_problem(new_id)):
         if problem:
             raise ValueError(problem)
+    newest = resolve(connection, new_id)
+    if newest and newest != old_id:  # a late copy of an older change (A->B after B->C): A follows to C
+        new_id = newest
     if old_id == new_id:
         return
     connection.execute(update(code_mapping).where(code_mapping.c.leerbedrijf_id == old_id)
