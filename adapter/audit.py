@@ -14,12 +14,18 @@ log = logging.getLogger("wl_adapter.audit")
 
 # elements whose text is masked in logged bodies (local names; any prefix)
 MASKED_ELEMENTS = ("Licentie", "Naam", "Bedrijfsnaam", "LeerbedrijfNaam", "Email", "Telefoonnummer")
-_MASK = re.compile(r"(<(?:[\w.-]+:)?(" + "|".join(MASKED_ELEMENTS) + r")(?:\s[^>]*)?>)([^<]*)(</)")
+# everything between the start and end tag is masked: text, CDATA sections and comments alike
+_MASK = re.compile(r"(<([\w.-]+:)?(" + "|".join(MASKED_ELEMENTS) + r")(?:\s[^>]*)?>)(.*?)(</\2?\3\s*>)", re.S)
+
+
+# and in a malformed message, whatever text follows a start tag that has no matching end tag
+_OPEN = re.compile(r"(<(?:[\w.-]+:)?(?:" + "|".join(MASKED_ELEMENTS) + r")(?:\s[^>]*)?>)(?!\*\*\*<)([^<]+)")
 
 
 def mask(xml: bytes | str) -> str:
     text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else xml
-    return _MASK.sub(lambda m: m.group(1) + ("***" if m.group(3) else "") + m.group(4), text)
+    text = _MASK.sub(lambda m: m.group(1) + ("***" if m.group(4) else "") + m.group(5), text)
+    return _OPEN.sub(lambda m: m.group(1) + "***", text)
 
 
 @dataclass(frozen=True)
