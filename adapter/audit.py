@@ -64,6 +64,7 @@ def record(settings: AuditSettings, correlation_id: str, path: str, http_status:
                 "operation": ex.operation,
                 "message_id": ex.message_id,
                 "elapsed_ms": round(ex.elapsed_s * 1000, 2),
+                "attempts": ex.attempts,
                 "response_valid": not ex.response_problems,
                 "response_problems": [str(p) for p in ex.response_problems],
                 "error": ex.error or None,

@@ -43,8 +43,11 @@ class ServerConfig:
 class UpstreamConfig:
     url: str = "http://127.0.0.1:8081/wl2"
     oin: str = "00000003273462010000"
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # read timeout of one attempt
     connect_timeout_s: float = 3.0
+    deadline_s: float = 15.0  # all attempts of one call together (read-only operations are retried within it)
+    retries: int = 2  # extra attempts for read-only operations after a connection failure, timeout or HTTP 5xx
+    retry_backoff_s: float = 0.2  # first pause between attempts, doubling
     client_cert: str = ""
     client_key: str = ""
     ca: str = ""
@@ -59,7 +62,8 @@ class StoreConfig:
 @dataclass(frozen=True)
 class MutationsConfig:
     subscribe_after_verify: bool = True
-    retention_days: int = 30
+    retention_days: int = 30  # delivered mutations are purged this long after delivery
+    purge_interval_s: float = 3600.0
 
 
 LEGS = ("wl1_request", "wl2_request", "wl2_response", "wl1_response")
@@ -204,6 +208,10 @@ def _check(config: Config) -> None:
         raise ConfigError(f"upstream.oin: an OIN is 20 characters, got {u.oin!r}")
     if u.timeout_s <= 0 or u.connect_timeout_s <= 0:
         raise ConfigError("upstream.timeout_s: must be > 0")
+    if u.deadline_s < u.timeout_s:
+        raise ConfigError(f"upstream.deadline_s: must be at least timeout_s ({u.timeout_s:g})")
+    if u.retries < 0 or u.retry_backoff_s < 0:
+        raise ConfigError("upstream.retries: must be >= 0 (and retry_backoff_s >= 0)")
     if bool(u.client_cert) != bool(u.client_key):
         raise ConfigError("upstream.client_key: client_cert and client_key go together")
     if not config.store.url.startswith(("sqlite:", "postgresql")):

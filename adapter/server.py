@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 
 import requests
 
@@ -13,6 +14,7 @@ from adapter.app import MUTATIES_PATH, AdapterApp
 from adapter.audit import AuditSettings, record
 from adapter.config import Config
 from adapter.contracts import WL1, WL2
+from adapter.housekeeping import Housekeeping
 from adapter.ratelimit import RateLimiter
 from adapter.subscriber import Subscriber
 from adapter.tenants import Tenants
@@ -48,6 +50,8 @@ class Adapter:
         self.subscriber = Subscriber(self.store, self.upstream, self.tenants, config.server.base_url + MUTATIES_PATH)
         self.facade = Facade(config, self.tenants, self.store, self.upstream, self.subscriber,
                              RateLimiter(config.limits.requests_per_second, config.limits.burst))
+        self.housekeeping = Housekeeping(self.store, timedelta(days=config.mutations.retention_days),
+                                         config.mutations.purge_interval_s)
         self.receiver = MutationReceiver(self.store, self.tenants, config.upstream.oin,
                                          on_stored=self._on_mutation_stored)
         self.audit = AuditSettings(config.audit.enabled, config.audit.bodies, config.audit.max_body_chars)
@@ -67,6 +71,7 @@ class Adapter:
         """Each worker opens its own database connections and runs its own subscriber thread."""
         self.store.engine.dispose(close=False)
         self.subscriber.start()
+        self.housekeeping.start()
 
     def observe(self, environ, status: str, request: bytes, response: bytes, started: float,
                 correlation_id: str) -> None:

@@ -27,10 +27,17 @@ from adapter.wl2 import addressing
 from adapter.wl2.breaker import CircuitBreaker, CircuitOpen
 
 BINDING = "{urn:sbb:whitelabel:2.0}WhiteLabel2Binding"
+# Operations that change nothing upstream: only these are retried.
+READ_ONLY = frozenset({"IdentificeerLeerbedrijf", "VerifieerAccreditatie", "ZoekenLeerbedrijfOfLeerplaats",
+                       "OpvragenDetailgegevensLeerbedrijf", "OverzichtLopendeAbonnementen"})
 
 
 class UpstreamUnavailable(Exception):
     """WL 2.0 could not be reached in time: nothing was changed (WL 1.0 signaalcode 998)."""
+
+
+class _Retryable(UpstreamUnavailable):
+    """A failure another attempt may cure: connection refused or reset, HTTP 5xx without a SOAP answer."""
 
 
 class UpstreamError(Exception):
@@ -57,6 +64,7 @@ class Exchange:
     request_problems: list[Problem] = field(default_factory=list)
     response_problems: list[Problem] = field(default_factory=list)
     elapsed_s: float = 0.0
+    attempts: int = 0
     error: str = ""
 
 
@@ -100,6 +108,18 @@ class _CapturePlugin(Plugin):
         return envelope, http_headers
 
 
+class _Transport(zeep.Transport):
+    """zeep's transport, with the timeout of each POST taken from the calling thread (attempts share a deadline)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.local = threading.local()
+
+    def post(self, address, message, headers):
+        timeout = getattr(self.local, "timeout", None) or self.operation_timeout
+        return self.session.post(address, data=message, headers=headers, timeout=timeout)
+
+
 def _session(cfg: UpstreamConfig, cert: tuple[str, str] | None) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=cfg.pool_size, max_retries=0)
@@ -121,60 +141,92 @@ class Wl2Client:
         self.policy = policy
         self._plugin = _CapturePlugin(policy)
         self.session = _session(cfg, cert)
-        transport = zeep.Transport(session=self.session, operation_timeout=(cfg.connect_timeout_s, cfg.timeout_s))
+        self._transport = _Transport(session=self.session, operation_timeout=(cfg.connect_timeout_s, cfg.timeout_s))
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
                                  xml_huge_tree=False)
-        self._client = zeep.Client(str(wsdl_path("wl2")), transport=transport, settings=settings,
+        self._client = zeep.Client(str(wsdl_path("wl2")), transport=self._transport, settings=settings,
                                    plugins=[self._plugin])
         self._service = self._client.create_service(BINDING, cfg.url)
 
     def call(self, operation: str, sender_oin: str, body: dict, exchange: Exchange | None = None) -> dict:
+        """One WL 2.0 call; read-only operations are retried with back-off within ``deadline_s``. The circuit
+        breaker counts calls, not attempts: one call that failed after its retries is one failure."""
         exchange = exchange or Exchange(operation)
+        started = time.monotonic()
+        try:
+            self.breaker.before_call()
+        except CircuitOpen as exc:
+            exchange.error = str(exc)
+            UPSTREAM_ERRORS.labels(operation, "circuit_open").inc()
+            raise UpstreamUnavailable(str(exc)) from None
+        try:
+            result = self._with_retries(operation, sender_oin, body, exchange, started + self.cfg.deadline_s)
+        except UpstreamUnavailable:
+            self.breaker.failure()
+            raise
+        except RequestNotExpressible:
+            self.breaker.release()  # nothing was sent: proves nothing either way
+            raise
+        except UpstreamError:
+            self.breaker.success()  # it answered: the line is up
+            raise
+        finally:
+            exchange.elapsed_s = time.monotonic() - started
+        self.breaker.success()
+        return result
+
+    def _with_retries(self, operation: str, sender_oin: str, body: dict, exchange: Exchange,
+                      deadline: float) -> dict:
+        attempts = 1 + (self.cfg.retries if operation in READ_ONLY else 0)
+        pause = self.cfg.retry_backoff_s
+        for attempt in range(1, attempts + 1):
+            exchange.attempts = attempt
+            remaining = deadline - time.monotonic()
+            timeout = (min(self.cfg.connect_timeout_s, remaining), min(self.cfg.timeout_s, remaining))
+            try:
+                return self._attempt(operation, sender_oin, body, exchange, timeout)
+            except _Retryable:
+                if attempt == attempts or time.monotonic() + pause + self.cfg.connect_timeout_s >= deadline:
+                    raise
+                time.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")
+
+    def _attempt(self, operation: str, sender_oin: str, body: dict, exchange: Exchange,
+                 timeout: tuple[float, float]) -> dict:
         message_id = addressing.new_message_id()
         exchange.message_id = message_id
         headers = addressing.request_headers(operation, addressing.with_oin(self.cfg.url, self.cfg.oin), sender_oin,
                                              message_id)
         self._plugin.local.exchange = exchange
-        started = time.monotonic()
+        self._transport.local.timeout = timeout
         try:
-            self.breaker.before_call()
             result = self._service[operation](BerichtID=str(uuid.uuid4()), **body, _soapheaders=headers)
-        except CircuitOpen as exc:
-            exchange.error = str(exc)
-            UPSTREAM_ERRORS.labels(operation, "circuit_open").inc()
-            raise UpstreamUnavailable(str(exc)) from None
-        except RequestNotExpressible:
-            self.breaker.release()
-            raise
         except (requests.Timeout, requests.ConnectionError) as exc:
-            self.breaker.failure()
             exchange.error = f"{type(exc).__name__}: {exc}"
             UPSTREAM_ERRORS.labels(operation, "timeout" if isinstance(exc, requests.Timeout) else "connection").inc()
-            raise UpstreamUnavailable(f"WL 2.0 not reachable: {type(exc).__name__}") from None
+            # a read timeout is not retried: asking a slow upstream again only makes it slower
+            kind = UpstreamUnavailable if isinstance(exc, requests.ReadTimeout) else _Retryable
+            raise kind(f"WL 2.0 not reachable: {type(exc).__name__}") from None
         except zeep.exceptions.TransportError as exc:
             exchange.error = f"HTTP {exc.status_code}"
             UPSTREAM_ERRORS.labels(operation, f"http_{exc.status_code}").inc()
             if exc.status_code >= 500:
-                self.breaker.failure()
-                raise UpstreamUnavailable(f"WL 2.0 answered HTTP {exc.status_code}") from None
-            self.breaker.success()
+                raise _Retryable(f"WL 2.0 answered HTTP {exc.status_code}") from None
             raise UpstreamError(f"WL 2.0 answered HTTP {exc.status_code}") from None
         except zeep.exceptions.Fault as exc:
-            self.breaker.success()  # it answered: the line is up
             exchange.error = f"fault {exc.code}: {exc.message}"
             UPSTREAM_ERRORS.labels(operation, "fault").inc()
             raise UpstreamError(f"WL 2.0 fault {exc.code}: {exc.message}") from None
         except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
-            self.breaker.success()
             exchange.error = f"{type(exc).__name__}: {exc}"
             UPSTREAM_ERRORS.labels(operation, "unusable").inc()
             raise UpstreamError(f"WL 2.0 answer unusable: {type(exc).__name__}") from None
         finally:
-            exchange.elapsed_s = time.monotonic() - started
             self._plugin.local.exchange = None
-        self.breaker.success()
+            self._transport.local.timeout = None
         if exchange.response_problems and self.policy.mode("wl2_response", exchange.wl1_operation) == "enforce":
             UPSTREAM_ERRORS.labels(operation, "invalid_response").inc()
-            first = exchange.response_problems[0]
-            raise UpstreamError(f"WL 2.0 answer violates the XSD: {first}")
+            raise UpstreamError(f"WL 2.0 answer violates the XSD: {exchange.response_problems[0]}")
+        exchange.error = ""
         return serialize_object(result.body if hasattr(result, "body") else result, dict)

@@ -1,0 +1,36 @@
+"""Periodic housekeeping in each worker: delivered mutations past their retention are purged."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+log = logging.getLogger("wl_adapter.housekeeping")
+
+
+class Housekeeping:
+    def __init__(self, store, retention: timedelta, every_s: float = 3600.0):
+        self.store = store
+        self.retention = retention
+        self.every_s = every_s
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="wl-housekeeping", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_once(self) -> int:
+        purged = self.store.purge_delivered(self.retention)
+        if purged:
+            log.info("purged %d delivered mutations older than %s", purged, self.retention)
+        return purged
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - try again next round
+                log.exception("housekeeping failed")
+            self._stop.wait(self.every_s)
