@@ -14,7 +14,8 @@ from collections import Counter
 
 import pytest
 
-from adapter.simulator import DEFAULT_OIN, is_school_oin
+from adapter.oin import is_school_oin
+from adapter.simulator import DEFAULT_OIN
 from adapter.simulator.generate import details, generate
 from adapter.simulator.model import ERKEND, INGETROKKEN, NIET_ERKEND, Recognition, verdict
 from adapter.simulator.tables import QUALIFICATIONS, TOWNS
