@@ -72,6 +72,18 @@ def example_call(port: int, code: str, crebo: int, peildatum: str) -> str:
 XML"""
 
 
+def _check(port: int, code: str, crebo: int) -> int:
+    """Make the example call (as the printed curl would) and say whether it answered."""
+    body = example_call(port, code, crebo, time.strftime("%Y-%m-%d")).split("<<'XML'\n", 1)[1].rsplit("\nXML", 1)[0]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/wl1", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "text/xml; charset=utf-8"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        answer = r.read().decode()
+    code_found = answer.split("Signaalcode>", 1)[1].split("<", 1)[0] if "Signaalcode>" in answer else "?"
+    print(f"check: the example call answered signaalcode {code_found}", flush=True)
+    return 0 if code_found == "0" else 1
+
+
 def _run(args: argparse.Namespace) -> int:
     from adapter.simulator import DEFAULT_OIN
     from adapter.store import Store
@@ -93,9 +105,9 @@ def _run(args: argparse.Namespace) -> int:
         _wait(f"http://127.0.0.1:{args.sim_port}/admin/health", procs[0])
         procs.append(subprocess.Popen([*py, "serve", "--config", str(config)]))
         _wait(f"http://127.0.0.1:{args.port}/healthz", procs[1])
-        with urllib.request.urlopen(f"http://127.0.0.1:{args.sim_port}/admin/leerbedrijven?limit=1") as r:
-            company = json.load(r)["leerbedrijven"][0]
-        erkenning = company["erkenningen"][0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{args.sim_port}/admin/leerbedrijven?limit=50") as r:
+            company, erkenning = next((c, e) for c in json.load(r)["leerbedrijven"]
+                                      for e in c["erkenningen"] if e["status"] == "ERKEND")
         print(f"""
 wl-adapter demo is running.
   WL 1.0 WSDL (give this to the school system): http://127.0.0.1:{args.port}/wl1?wsdl
@@ -110,7 +122,8 @@ Try it:
 
 Stop with Ctrl-C.""", flush=True)
         if args.check:
-            return 0
+            return _check(args.port, company.get("codeLeerbedrijf") or company["leerbedrijfId"],
+                          int(erkenning["crebonummer"]))
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while True:
@@ -134,5 +147,6 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--leerbedrijven", type=int, default=2000)
     p.add_argument("--workdir", default=os.path.join("var", "demo"), help="where the config and SQLite store go")
-    p.add_argument("--check", action="store_true", help="start, print the instructions, then stop (for tests)")
+    p.add_argument("--check", action="store_true",
+                   help="start, print the instructions, make the example call, then stop (for tests)")
     p.set_defaults(func=_run)
