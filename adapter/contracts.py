@@ -166,3 +166,9 @@ def validate_document(root: etree._Element, contract: Contract | None = None) ->
             continue
         problems.extend(c.validate(message))
     return problems
+
+
+def compile_all() -> None:
+    """Compile both schemas now (at start, before workers fork) rather than on the first request."""
+    for contract in CONTRACTS.values():
+        contract.schema  # noqa: B018 - the property compiles and caches

@@ -13,7 +13,7 @@ from adapter import metrics
 from adapter.app import MUTATIES_PATH, AdapterApp
 from adapter.audit import AuditSettings, record
 from adapter.config import Config
-from adapter.contracts import WL1, WL2
+from adapter.contracts import compile_all
 from adapter.housekeeping import Housekeeping
 from adapter.ratelimit import RateLimiter
 from adapter.subscriber import Subscriber
@@ -65,7 +65,7 @@ class Adapter:
             mutaties=self.receiver,
             observer=self.observe,
         )
-        WL1.schema, WL2.schema  # compile both schemas before the first request (and before workers fork)
+        compile_all()
 
     def after_fork(self) -> None:
         """Each worker opens its own database connections and runs its own subscriber thread."""
@@ -94,7 +94,7 @@ class Adapter:
     def readiness(self) -> tuple[str, dict]:
         checks = {"schemas": "ok"}
         try:
-            WL1.schema, WL2.schema
+            compile_all()
         except Exception as exc:  # noqa: BLE001
             checks["schemas"] = f"error: {exc}"
         try:
