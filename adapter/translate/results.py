@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from adapter.translate import values
-from adapter.translate.tables import MELDING_WL1, MUTATIE_SOORT, SIGNAALCODE_OTHER, SIGNAALCODE_WL2_TO_WL1
+from adapter.translate.tables import ELEMENT_WL2_TO_WL1, MELDING_WL1, MUTATIE_SOORT, SIGNAALCODE_OTHER, SIGNAALCODE_WL2_TO_WL1
 
 
 def signaalcode(wl2_code: int) -> int:
@@ -15,10 +15,14 @@ def outcome(code: int, melding: str | None = None) -> dict:
     return {"Signaalcode": code, "Melding": text} if text else {"Signaalcode": code}
 
 
-def not_ok(signalering: dict) -> dict:
-    """A WL 2.0 answer that is not 0 (or 30): the mapped code, with WL 2.0's words where they help."""
+def not_ok(signalering: dict, wl2_operation: str) -> dict:
+    """A WL 2.0 answer that is not 0: the mapped code, with WL 2.0's words where they help (an element named in a
+    Foutmelding is renamed to the WL 1.0 element the school sent)."""
     code = signaalcode(signalering["Signaalcode"])
     melding = signalering.get("Foutmelding") or (signalering.get("Signaaltekst") if code == 4 else None)
+    if melding and ":" in melding:
+        element, sep, rest = melding.partition(":")
+        melding = ELEMENT_WL2_TO_WL1.get(wl2_operation, {}).get(element.strip(), element) + sep + rest
     return outcome(code, melding)
 
 
@@ -36,7 +40,7 @@ def _opleiding(crebo: str, omschrijving: str) -> dict:
 
 def identificeer(body: dict) -> dict:
     if not _ok(body):
-        return not_ok(body["Signalering"])
+        return not_ok(body["Signalering"], "IdentificeerLeerbedrijf")
     bedrijven = [
         {
             "Bedrijfsnaam": lb["Naam"],
@@ -53,7 +57,7 @@ def identificeer(body: dict) -> dict:
 
 def verifieer(body: dict) -> dict:
     if not _ok(body):
-        return not_ok(body["Signalering"])
+        return not_ok(body["Signalering"], "VerifieerAccreditatie")
     erkenning = body.get("Erkenning") or {}
     status = erkenning.get("Status")
     if status == "ERKEND":
@@ -74,7 +78,7 @@ def verifieer(body: dict) -> dict:
 
 def zoeken(body: dict) -> dict:
     if not _ok(body):
-        return not_ok(body["Signalering"])
+        return not_ok(body["Signalering"], "ZoekenLeerbedrijfOfLeerplaats")
     resultaten = []
     for r in _items(body.get("Resultaten"), "Resultaat"):
         item: dict = {}
@@ -111,7 +115,7 @@ def zoeken(body: dict) -> dict:
 
 def details(body: dict, leerplaats_id: int | None = None) -> dict:
     if not _ok(body):
-        return not_ok(body["Signalering"])
+        return not_ok(body["Signalering"], "OpvragenDetailgegevensLeerbedrijf")
     lb = body.get("Leerbedrijf")
     if not lb:
         return outcome(1)

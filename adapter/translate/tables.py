@@ -17,6 +17,19 @@ MELDING_WL1 = {
     999: "Technische fout",
 }
 
+# A WL 2.0 Foutmelding names a WL 2.0 element; the WL 1.0 Melding names the element the school sent.
+ELEMENT_WL2_TO_WL1 = {
+    "IdentificeerLeerbedrijf": {"Naam": "Bedrijfsnaam"},
+    "VerifieerAccreditatie": {"LeerbedrijfId": "CodeLeerbedrijf", "Startdatum": "Peildatum"},
+    "ZoekenLeerbedrijfOfLeerplaats": {
+        "Naam": "LeerbedrijfNaam", "NaamExact": "LeerbedrijfNaamExact", "LeerbedrijfId": "CodeLeerbedrijf",
+        "Straat": "Vestigingsadres/Straat", "Huisnummer": "Vestigingsadres/Huisnummer",
+        "Plaats": "Vestigingsadres/Plaats", "PostcodeVan": "PostcodeRange", "PostcodeTot": "PostcodeRange",
+        "AantalPerPagina": "AantalResultatenPerPagina", "Soort": "LeerplaatsErkenningAanduiding",
+    },
+    "OpvragenDetailgegevensLeerbedrijf": {"LeerbedrijfId": "CodeLeerbedrijf"},
+}
+
 # Zoeken: LeerplaatsErkenningAanduiding -> ZoekenLeerbedrijfOfLeerplaats/Soort
 ZOEK_SOORT = {"E": "LEERBEDRIJF", "L": "LEERPLAATS"}
 
