@@ -18,7 +18,7 @@ from spyne.util.xml import parse_schema_file
 from adapter.config import ValidationPolicy
 from adapter.contracts import WL1, WL1_NS
 from adapter.metrics import VALIDATION_FAILURES
-from adapter.soap import SoapFault, parse_envelope
+from adapter.soap import SoapFault, envelope, fault_element, parse_envelope
 from adapter.wl1 import OPERATIONS
 from adapter.wl1.facade import Call, Facade, RateLimited, RequestInvalid
 from adapter.xmlsafe import Limits
@@ -89,6 +89,11 @@ def _method(operation: str, result_type: type, facade: Facade):
             raise Fault("Client", f"the request does not match the WL 1.0 schema: {exc}") from None
         except RateLimited as exc:
             raise Fault("Server", str(exc)) from None
+        except Fault:
+            raise
+        except Exception:  # a bug: the log gets the traceback, the client a plain fault
+            log.exception("internal error in %s", operation)
+            raise Fault("Server", "Internal Error") from None
         return to_model(result_type, result)
 
     handler.__name__ = operation
@@ -110,7 +115,10 @@ def _answer_validator(policy: ValidationPolicy):
             VALIDATION_FAILURES.labels("wl1_response", operation, mode).inc()
             log.error("WL 1.0 %s answer violates the XSD (%s): %s", operation, mode, "; ".join(map(str, problems)))
             if mode == "enforce":
-                raise Fault("Server", "the adapter produced an answer that does not match the WL 1.0 schema")
+                # spyne has already chosen HTTP 200 and would keep this document if we raised: replace both
+                ctx.out_document = envelope(fault_element(
+                    "Server", "the adapter could not make an answer that matches the WL 1.0 schema"))
+                ctx.transport.resp_code = "500 Internal Server Error"
     return validate_answer
 
 

@@ -1,0 +1,79 @@
+"""What a legacy client sees when the adapter itself cannot make a valid answer: a soap:Server fault without
+internals, never a half-valid answer (unless the operator chose `report` for that leg). A fake WL 2.0 upstream on
+loopback sends answers that break the adapter's assumptions; its response-schema check is switched off so they
+get through to the translation."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from conftest import LICENCE
+
+# An IdentificeerLeerbedrijfResponse with a 41-digit LeerbedrijfId: it violates wl2.xsd ([0-9]{1,12}), and
+# translated it would violate wl1.xsd too (CodeLeerbedrijf is 1..40 characters).
+BROKEN_ANSWER = b"""<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsa="http://www.w3.org/2005/08/addressing">
+<soap:Header><wsa:Action>urn:sbb:whitelabel:2.0/IdentificeerLeerbedrijfResponse</wsa:Action>
+<wsa:MessageID>urn:uuid:6f1c2a1e-3b7d-4c55-9a3e-2f0d1e2c3b4a</wsa:MessageID></soap:Header>
+<soap:Body><IdentificeerLeerbedrijfResponse xmlns="urn:sbb:whitelabel:2.0">
+<BerichtID>6f1c2a1e-3b7d-4c55-9a3e-2f0d1e2c3b4a</BerichtID>
+<Signalering><Signaalcode>0</Signaalcode><Signaaltekst>Verwerkt</Signaaltekst></Signalering>
+<Leerbedrijven><Leerbedrijf><LeerbedrijfId>""" + b"1" * 41 + b"""</LeerbedrijfId><Naam>Bakkerij</Naam>
+<Vestigingsadres><Straat>Markt</Straat><Huisnummer>5</Huisnummer><Postcode>1234AB</Postcode><Plaats>Delft</Plaats><Land>NL</Land></Vestigingsadres>
+</Leerbedrijf></Leerbedrijven></IdentificeerLeerbedrijfResponse></soap:Body></soap:Envelope>"""
+
+REQUEST = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
+<GeefBedrijfsgegevens xmlns="urn:sbb:whitelabel:1.0"><request><Licentie>{LICENCE}</Licentie>
+<Bedrijfsnaam>Bakkerij</Bedrijfsnaam><Postcode>1234AB</Postcode></request></GeefBedrijfsgegevens>
+</soap:Body></soap:Envelope>""".encode()
+
+
+@pytest.fixture(scope="module")
+def broken_upstream():
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(BROKEN_ANSWER)))
+            self.end_headers()
+            self.wfile.write(BROKEN_ANSWER)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/wl2"
+    server.shutdown()
+
+
+def _call(adapter) -> requests.Response:
+    return requests.post(adapter.wl1_url, data=REQUEST, headers={"Content-Type": "text/xml"}, timeout=10)
+
+
+def test_invalid_upstream_answer_is_999_when_its_schema_is_enforced(broken_upstream, start_adapter):
+    r = _call(start_adapter(broken_upstream))
+    assert r.status_code == 200 and "<tns:Signaalcode>999</tns:Signaalcode>" in r.text
+
+
+def test_an_answer_the_adapter_cannot_make_valid_is_a_server_fault_without_internals(broken_upstream, start_adapter):
+    adapter = start_adapter(broken_upstream, extra='\n[validation]\nwl2_response = "off"\n')
+    r = _call(adapter)
+    assert r.status_code == 500
+    assert "<faultcode>soap:Server</faultcode>" in r.text
+    assert "Traceback" not in r.text and ".py" not in r.text and "1" * 41 not in r.text
+    metrics = requests.get(f"{adapter.url}/metrics", timeout=5).text
+    assert 'wl_adapter_faults_total{faultcode="Server"} 1.0' in metrics
+
+
+def test_report_mode_on_the_answer_lets_it_through_and_counts_it(broken_upstream, start_adapter):
+    adapter = start_adapter(broken_upstream, extra='\n[validation]\nwl2_response = "off"\nwl1_response = "report"\n')
+    r = _call(adapter)
+    assert r.status_code == 200 and "<tns:Signaalcode>0</tns:Signaalcode>" in r.text
+    metrics = requests.get(f"{adapter.url}/metrics", timeout=5).text
+    assert ('wl_adapter_validation_failures_total{leg="wl1_response",mode="report",operation="GeefBedrijfsgegevens"}'
+            ' 1.0') in metrics
