@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import timedelta
 
-import requests
+import urllib3
 
 from adapter import metrics
 from adapter.app import MUTATIES_PATH, AdapterApp
@@ -111,7 +111,7 @@ class Adapter:
         """Does WL 2.0 answer HTTP within 1 s? Any HTTP answer counts: the line and the server are up."""
         client = self.upstream.default()
         try:
-            client.session.get(self.config.upstream.url, timeout=1.0)
+            client.http.request("GET", self.config.upstream.url, timeout=1.0, retries=False)
             return "ok"
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             return f"error: {type(exc).__name__}"

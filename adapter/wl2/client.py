@@ -12,11 +12,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import requests
+import urllib3
 import zeep
 import zeep.exceptions
 from lxml import etree
-from requests.adapters import HTTPAdapter
 from zeep.helpers import serialize_object
 from zeep.plugins import Plugin
 
@@ -25,6 +24,7 @@ from adapter.contracts import WL2, Problem, wsdl_path
 from adapter.metrics import UPSTREAM_ERRORS, VALIDATION_FAILURES
 from adapter.wl2 import addressing
 from adapter.wl2.breaker import CircuitBreaker, CircuitOpen
+from adapter.wl2.transport import Urllib3Transport, pool
 
 BINDING = "{urn:sbb:whitelabel:2.0}WhiteLabel2Binding"
 # Operations that change nothing upstream: only these are retried.
@@ -108,31 +108,6 @@ class _CapturePlugin(Plugin):
         return envelope, http_headers
 
 
-class _Transport(zeep.Transport):
-    """zeep's transport, with the timeout of each POST taken from the calling thread (attempts share a deadline)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.local = threading.local()
-
-    def post(self, address, message, headers):
-        timeout = getattr(self.local, "timeout", None) or self.operation_timeout
-        return self.session.post(address, data=message, headers=headers, timeout=timeout)
-
-
-def _session(cfg: UpstreamConfig, cert: tuple[str, str] | None) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=cfg.pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.trust_env = False
-    if cert:
-        session.cert = cert
-    if cfg.ca:
-        session.verify = cfg.ca
-    return session
-
-
 class Wl2Client:
     def __init__(self, cfg: UpstreamConfig, cert: tuple[str, str] | None = None,
                  breaker: CircuitBreaker | None = None, policy: ValidationPolicy = ValidationPolicy()):
@@ -140,8 +115,8 @@ class Wl2Client:
         self.breaker = breaker or CircuitBreaker()
         self.policy = policy
         self._plugin = _CapturePlugin(policy)
-        self.session = _session(cfg, cert)
-        self._transport = _Transport(session=self.session, operation_timeout=(cfg.connect_timeout_s, cfg.timeout_s))
+        self.http = pool(cfg, cert)
+        self._transport = Urllib3Transport(self.http, (cfg.connect_timeout_s, cfg.timeout_s))
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
                                  xml_huge_tree=False)
         self._client = zeep.Client(str(wsdl_path("wl2")), transport=self._transport, settings=settings,
@@ -202,11 +177,12 @@ class Wl2Client:
         self._transport.local.timeout = timeout
         try:
             result = self._service[operation](BerichtID=str(uuid.uuid4()), **body, _soapheaders=headers)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, TLS, timeouts: the network, not an answer
             exchange.error = f"{type(exc).__name__}: {exc}"
-            UPSTREAM_ERRORS.labels(operation, "timeout" if isinstance(exc, requests.Timeout) else "connection").inc()
+            timed_out = isinstance(exc, urllib3.exceptions.TimeoutError)
+            UPSTREAM_ERRORS.labels(operation, "timeout" if timed_out else "connection").inc()
             # a read timeout is not retried: asking a slow upstream again only makes it slower
-            kind = UpstreamUnavailable if isinstance(exc, requests.ReadTimeout) else _Retryable
+            kind = UpstreamUnavailable if isinstance(exc, urllib3.exceptions.ReadTimeoutError) else _Retryable
             raise kind(f"WL 2.0 not reachable: {type(exc).__name__}") from None
         except zeep.exceptions.TransportError as exc:
             exchange.error = f"HTTP {exc.status_code}"
