@@ -5,7 +5,9 @@ headers against the request, so each test that calls an operation also asserts t
 """
 from __future__ import annotations
 
+import tempfile
 import uuid
+from pathlib import Path
 
 import requests
 import zeep
@@ -14,11 +16,9 @@ from zeep.plugins import HistoryPlugin
 
 from adapter.contracts import SOAP11_ENV_NS, WL2, WL2_NS, WSA_NS
 from adapter.simulator import DEFAULT_OIN
-from helpers import Server, free_port
+from conftest import OTHER_SCHOOL_OIN, SCHOOL_OIN, TODAY, start_simulator_process  # noqa: F401 (re-exported)
+from helpers import Server
 
-TODAY = "2026-11-29"
-SCHOOL_OIN = "0000000700025BE00000"
-OTHER_SCHOOL_OIN = "0000000700031HO00000"
 NOT_A_SCHOOL_OIN = "00000001234567890000"
 ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
 ENV = f"{{{SOAP11_ENV_NS}}}"
@@ -27,9 +27,9 @@ N = f"{{{WL2_NS}}}"
 
 
 def start_simulator(*extra: str, count: int = 300) -> Server:
-    port = free_port()
-    return Server(["simulate", "--port", str(port), "--seed", "1", "--leerbedrijven", str(count),
-                   "--today", TODAY, *extra], port, "/admin/health")
+    """A simulator of its own (the session-wide one in conftest is shared with the adapter tests)."""
+    log = Path(tempfile.mkdtemp(prefix="wl-sim-")) / "simulator.log"
+    return start_simulator_process(log, *extra, count=count)
 
 
 def wsa_headers(operation: str, url: str, oin: str = SCHOOL_OIN) -> dict:
