@@ -45,31 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.set_defaults(func=_cmd_validate)
 
-    for register in _REGISTRARS:
+    for register in _registrars():
         register(sub)
     return parser
 
 
-# Other modules add their subcommands here (simulator, adapter server, demo, store tools), so that this
-# module stays free of their imports until a subcommand is actually run.
-_REGISTRARS: list = []
+# The other subcommands live with what they run; each of these modules keeps its heavy imports inside its
+# command functions, so building the parser stays cheap.
+_SUBCOMMAND_MODULES = ("adapter.simulator.cli", "adapter.server_cli", "adapter.store_cli", "adapter.demo")
 
 
-def _load_registrars() -> None:
+def _registrars() -> list:
     import importlib
 
-    for module in ("adapter.simulator.cli", "adapter.server_cli", "adapter.store_cli", "adapter.demo"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):  # that module is not part of this build
-                continue
-            raise
-        _REGISTRARS.append(mod.register)
+    return [importlib.import_module(name).register for name in _SUBCOMMAND_MODULES]
 
 
 def main(argv: list[str] | None = None) -> int:
-    _load_registrars()
     args = build_parser().parse_args(argv)
     return args.func(args) or 0
 
