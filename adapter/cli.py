@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The other subcommands live with what they run; each of these modules keeps its heavy imports inside its
 # command functions, so building the parser stays cheap.
-_SUBCOMMAND_MODULES = ("adapter.simulator.cli", "adapter.server_cli", "adapter.store_cli", "adapter.demo")
+_SUBCOMMAND_MODULES = ("adapter.simulator.cli", "adapter.server_cli", "adapter.store_cli", "adapter.audit_cli",
+                       "adapter.demo")
 
 
 def _registrars() -> list:
