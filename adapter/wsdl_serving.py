@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from xml.sax.saxutils import escape
 
 from adapter.contracts import XSD_FILES, wsdl_path, xsd_path
 
@@ -19,10 +20,18 @@ def xsd_bytes(name: str) -> bytes | None:
     return xsd_path(name).read_bytes() if name in XSD_FILES else None
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
 def request_base_url(environ: dict) -> str:
-    """scheme://host[:port] as the client used it, honouring X-Forwarded-Proto / X-Forwarded-Host."""
+    """scheme://host[:port] as the client used it, honouring X-Forwarded-Proto / X-Forwarded-Host. A host that is
+    not a host name (or IP) and port is ignored, so no header can break the WSDL."""
     scheme = (environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme") or "http").split(",")[0].strip()
+    if scheme not in ("http", "https"):
+        scheme = environ.get("wsgi.url_scheme") or "http"
     host = (environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST") or "").split(",")[0].strip()
+    if not _HOST.match(host):
+        host = ""
     if not host:
         host = environ.get("SERVER_NAME", "localhost")
         port = environ.get("SERVER_PORT", "")
@@ -33,7 +42,7 @@ def request_base_url(environ: dict) -> str:
 
 def wsdl_for(name: str, location: str) -> bytes:
     """The frozen WSDL with its soap:address pointing at ``location``."""
-    loc = location.replace("&", "&amp;").replace('"', "&quot;").encode()
+    loc = escape(location, {'"': "&quot;"}).encode()
     return _ADDRESS.sub(lambda m: m.group(1) + loc + m.group(2), _wsdl_bytes(name))
 
 

@@ -61,9 +61,10 @@ def test_two_processes_migrating_at_once(store_url):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
-    assert sorted(out.strip() for out, _ in results) == ["[1]", "[]"]  # one applied everything, one nothing
+    everything = str([m.version for m in MIGRATIONS])
+    assert sorted(out.strip() for out, _ in results) == sorted([everything, "[]"])  # one applied all, one nothing
     s = Store(store_url)
-    assert _versions(s) == [1]
+    assert _versions(s) == [m.version for m in MIGRATIONS]
     s.close()
 
 

@@ -89,6 +89,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             CONSTRAINT uq_mutation_mutatie_id UNIQUE (tenant_oin, mutatie_id))""",
         "CREATE INDEX ix_mutation_delivered_at ON mutation (delivered_at)",
     )),
+    Migration(2, "find a school's latest mutation about a company (to recognise fan-out copies)", (
+        "CREATE INDEX ix_mutation_company ON mutation (tenant_oin, leerbedrijf_id, volgnummer)",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

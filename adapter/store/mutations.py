@@ -38,9 +38,28 @@ def _lock_sequence(connection: Connection, tenant_oin: str) -> int:
     return last
 
 
+_CONTENT = ("soort", "oud_leerbedrijf_id", "ingangsdatum", "toelichting")
+
+
+def fan_out_copy_of(connection: Connection, tenant_oin: str, m: Mutation) -> int | None:
+    """SBB pushes a change once per subscription, so a school subscribed to a company for two crebos gets a
+    company-wide change twice, under two MutatieIds. It is the same news: when the school's latest mutation about
+    this company (and crebo) says exactly the same and came through another subscription, its Volgnummer."""
+    t = mutation.c
+    latest = connection.execute(
+        select(mutation).where(t.tenant_oin == tenant_oin, t.leerbedrijf_id == m.leerbedrijf_id,
+                               t.crebo.is_not_distinct_from(m.crebo))
+        .order_by(t.volgnummer.desc()).limit(1)).first()
+    if (latest is None or m.abonnement_id is None or latest.abonnement_id in (None, m.abonnement_id)
+            or any(getattr(latest, name) != getattr(m, name) for name in _CONTENT)):
+        return None
+    return latest.volgnummer
+
+
 def store_mutation(connection: Connection, tenant_oin: str, m: Mutation, now: datetime) -> StoredMutation:
     last = _lock_sequence(connection, tenant_oin)
-    existing = find_volgnummer(connection, tenant_oin, m.mutatie_id)  # after the lock: a concurrent repeat is seen
+    # after the lock, so a concurrent repeat is seen
+    existing = find_volgnummer(connection, tenant_oin, m.mutatie_id) or fan_out_copy_of(connection, tenant_oin, m)
     if existing is not None:
         return StoredMutation(existing, created=False)
     volgnummer = last + 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from adapter.translate.tables import LAND_CODE, LAND_NAAM
 
@@ -41,6 +42,14 @@ def postcode_range(value: str) -> tuple[str, str]:
             raise InvalidInput("PostcodeRange", f"'{value}': het bereik loopt achteruit ({van} na {tot})")
         return van, tot
     raise InvalidInput("PostcodeRange", f"'{value}' is geen postcode of postcodebereik (verwacht 1234AB of 1234AB1299ZZ)")
+
+
+def xs_date(text: str, element: str) -> date:
+    """An xs:date the XSD accepted, as a date; years outside 0001..9999 (which xs:date allows) are invalid input."""
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise InvalidInput(element, f"datum '{text.strip()}' valt buiten 0001-01-01..9999-12-31") from None
 
 
 def crebo_to_wl2(crebo: int) -> str:

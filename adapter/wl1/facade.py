@@ -13,7 +13,7 @@ from lxml import etree
 
 from adapter.config import Config, Tenant
 from adapter.contracts import WL1, Problem
-from adapter.resolve import UnknownCode, resolve_code
+from adapter.resolve import ResolutionRefused, UnknownCode, resolve_code
 from adapter.tenants import Tenants
 from adapter.translate import requests as to_wl2
 from adapter.translate import results as to_wl1
@@ -95,6 +95,8 @@ class Facade:
             result = to_wl1.outcome(4, f"{exc.element}: {exc.reason}")
         except UnknownCode:
             result = to_wl1.outcome(3)
+        except ResolutionRefused as exc:
+            result = exc.result
         except UpstreamUnavailable as exc:
             log.warning("WL 2.0 unavailable for %s: %s", operation, exc)
             result = to_wl1.outcome(998)

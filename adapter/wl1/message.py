@@ -1,12 +1,11 @@
 """WL 1.0 request element -> dict with typed values (the XSD has already accepted it)."""
 from __future__ import annotations
 
-from datetime import date
-
 from lxml import etree
 
 from adapter.contracts import WL1_NS
 from adapter.translate.tables import WL1_BOOL_FIELDS, WL1_DATE_FIELDS, WL1_INT_FIELDS
+from adapter.translate.values import xs_date
 
 _PREFIX = f"{{{WL1_NS}}}"
 
@@ -18,7 +17,7 @@ def _value(name: str, text: str | None):
     if name in WL1_BOOL_FIELDS:
         return text in ("true", "1")
     if name in WL1_DATE_FIELDS:
-        return date.fromisoformat(text[:10])
+        return xs_date(text, name)
     return text
 
 

@@ -145,6 +145,9 @@ class Wl2Client:
         except UpstreamError:
             self.breaker.success()  # it answered: the line is up
             raise
+        except BaseException:
+            self.breaker.release()  # whatever else went wrong, a half-open probe slot must not stay taken
+            raise
         finally:
             exchange.elapsed_s = time.monotonic() - started
         self.breaker.success()

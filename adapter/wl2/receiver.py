@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date
 
 from adapter import soap
 from adapter.contracts import WL2
 from adapter.store import Mutation
 from adapter.tenants import Tenants
+from adapter.translate.values import InvalidInput, xs_date
 from adapter.wl2 import addressing, xmlbuild
 
 log = logging.getLogger("wl_adapter.receiver")
@@ -69,7 +69,12 @@ class MutationReceiver:
                   for el in body if isinstance(el.tag, str) and el.tag.rpartition("}")[2] in _FIELDS}
         if fields["soort"] == "LEERBEDRIJFID_GEWIJZIGD" and not fields.get("oud_leerbedrijf_id"):
             return 20, "OudLeerbedrijfId: verplicht bij LEERBEDRIJFID_GEWIJZIGD"
-        fields["ingangsdatum"] = date.fromisoformat(fields["ingangsdatum"][:10])
+        if fields.get("crebo") == "00000":  # a legacy client could never be told this one (WL 1.0 crebo >= 1)
+            return 20, "Crebonummer: 00000 is geen crebonummer"
+        try:
+            fields["ingangsdatum"] = xs_date(fields["ingangsdatum"], "Ingangsdatum")
+        except InvalidInput as exc:
+            return 20, f"{exc.element}: {exc.reason}"
         mutation = Mutation(**fields)
         stored = self.store.store_mutation(tenant.oin, mutation)  # an ID change also updates the code mapping
         if self.on_stored:
