@@ -77,3 +77,43 @@ def test_report_mode_on_the_answer_lets_it_through_and_counts_it(broken_upstream
     metrics = requests.get(f"{adapter.url}/metrics", timeout=5).text
     assert ('wl_adapter_validation_failures_total{leg="wl1_response",mode="report",operation="GeefBedrijfsgegevens"}'
             ' 1.0') in metrics
+
+
+# A schema-valid answer that does not say it answers our request (wsa:RelatesTo names another MessageID).
+CROSSED_ANSWER = BROKEN_ANSWER.replace(b"""<LeerbedrijfId>""" + b"1" * 41, b"<LeerbedrijfId>100001").replace(
+    b"</wsa:MessageID></soap:Header>",
+    b"</wsa:MessageID><wsa:RelatesTo>urn:uuid:00000000-0000-4000-8000-000000000000</wsa:RelatesTo></soap:Header>")
+
+
+@pytest.fixture(scope="module")
+def crossed_upstream():
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(CROSSED_ANSWER)))
+            self.end_headers()
+            self.wfile.write(CROSSED_ANSWER)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/wl2"
+    server.shutdown()
+
+
+def test_an_answer_to_another_request_is_not_used(crossed_upstream, start_adapter):
+    adapter = start_adapter(crossed_upstream)
+    r = _call(adapter)
+    assert r.status_code == 200 and "<tns:Signaalcode>999</tns:Signaalcode>" in r.text
+    record = next(rec for rec in adapter.audit_records() if rec["correlation_id"] == r.headers["X-Correlation-ID"])
+    assert any(p.startswith("RelatesTo:") for p in record["wl2"][0]["response_problems"])
+
+
+def test_report_mode_passes_an_answer_with_crossed_addressing_on(crossed_upstream, start_adapter):
+    adapter = start_adapter(crossed_upstream, extra='\n[validation]\nwl2_response = "report"\n')
+    r = _call(adapter)
+    assert r.status_code == 200 and "<tns:Signaalcode>0</tns:Signaalcode>" in r.text

@@ -20,7 +20,7 @@ from zeep.helpers import serialize_object
 from zeep.plugins import Plugin
 
 from adapter.config import UpstreamConfig, ValidationPolicy
-from adapter.contracts import WL2, Problem, wsdl_path
+from adapter.contracts import WL2, WSA_NS, Problem, wsdl_path
 from adapter.metrics import UPSTREAM_ERRORS, VALIDATION_FAILURES
 from adapter.wl2 import addressing
 from adapter.wl2.breaker import CircuitBreaker, CircuitOpen
@@ -74,6 +74,19 @@ def _message(envelope) -> etree._Element | None:
     return messages[0] if messages and not messages[0].tag.endswith("}Fault") else None
 
 
+def _addressing_problems(envelope, ex: "Exchange") -> list[Problem]:
+    """An answer must say it answers this request: wsa:RelatesTo = our MessageID, wsa:Action = ...Response."""
+    header = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Header")
+    relates_to = header.findtext(f"{{{WSA_NS}}}RelatesTo") if header is not None else None
+    action = header.findtext(f"{{{WSA_NS}}}Action") if header is not None else None
+    problems = []
+    if (relates_to or "").strip() != ex.message_id:
+        problems.append(Problem("RelatesTo", f"'{relates_to}' does not name the request's MessageID {ex.message_id}"))
+    if (action or "").strip() != addressing.action(ex.operation) + "Response":
+        problems.append(Problem("Action", f"'{action}' is not {addressing.action(ex.operation)}Response"))
+    return problems
+
+
 class _CapturePlugin(Plugin):
     """Keeps the raw envelopes of the current thread's call and validates both bodies per the policy."""
 
@@ -102,7 +115,7 @@ class _CapturePlugin(Plugin):
             message = _message(envelope)
             mode = self.policy.mode("wl2_response", ex.wl1_operation)
             if mode != "off" and message is not None:
-                ex.response_problems = WL2.validate(message)
+                ex.response_problems = WL2.validate(message) + _addressing_problems(envelope, ex)
                 if ex.response_problems:
                     VALIDATION_FAILURES.labels("wl2_response", ex.wl1_operation, mode).inc()
         return envelope, http_headers
