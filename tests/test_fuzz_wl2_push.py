@@ -186,7 +186,7 @@ class Model:
         self.cursor: dict[str, int] = {oin: 0 for oin in SCHOOLS}
 
     def expected(self, push: Push) -> dict:
-        toelichting = (push.get("Toelichting") or "").strip()
+        toelichting = push.get("Toelichting") or ""  # passed on verbatim
         crebo = push.get("Crebonummer")
         return {k: v for k, v in {
             "Soort": WL1_SOORT[push.get("Soort")],

@@ -22,8 +22,13 @@ def not_ok(signalering: dict, wl2_operation: str) -> dict:
     melding = signalering.get("Foutmelding") or (signalering.get("Signaaltekst") if code == 4 else None)
     if melding and ":" in melding:
         element, sep, rest = melding.partition(":")
-        melding = ELEMENT_WL2_TO_WL1.get(wl2_operation, {}).get(element.strip(), element) + sep + rest
+        melding = wl1_element(wl2_operation, element.strip()) + sep + rest
     return outcome(code, melding)
+
+
+def wl1_element(wl2_operation: str, element: str) -> str:
+    """The WL 1.0 element the school sent for a WL 2.0 element of ``wl2_operation`` (unchanged when unknown)."""
+    return ELEMENT_WL2_TO_WL1.get(wl2_operation, {}).get(element, element)
 
 
 def _ok(body: dict) -> bool:

@@ -90,7 +90,8 @@ class Facade:
             request = message.to_dict(message.request_of(body))
             result = self._operations[operation](call, request)
         except RequestNotExpressible as exc:
-            result = to_wl1.outcome(4, str(exc.problems[0]))
+            first = exc.problems[0]
+            result = to_wl1.outcome(4, f"{to_wl1.wl1_element(exc.operation, first.element)}: {first.reason}")
         except InvalidInput as exc:
             result = to_wl1.outcome(4, f"{exc.element}: {exc.reason}")
         except UnknownCode:

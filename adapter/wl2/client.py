@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import date
 from dataclasses import dataclass, field
 
 import urllib3
@@ -47,8 +48,9 @@ class UpstreamError(Exception):
 class RequestNotExpressible(Exception):
     """The translated WL 2.0 request violates the WL 2.0 XSD (WL 1.0 signaalcode 4): nothing was sent."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, operation: str, problems: list[Problem]):
         super().__init__("; ".join(map(str, problems)))
+        self.operation = operation
         self.problems = problems
 
 
@@ -66,6 +68,13 @@ class Exchange:
     elapsed_s: float = 0.0
     attempts: int = 0
     error: str = ""
+
+
+def _on_the_wire(value):
+    """Dates as ISO strings: zeep writes a date with strftime, which drops the zero padding of years before 1000."""
+    if isinstance(value, dict):
+        return {k: _on_the_wire(v) for k, v in value.items()}
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _message(envelope) -> etree._Element | None:
@@ -105,7 +114,7 @@ class _CapturePlugin(Plugin):
                 if ex.request_problems:
                     VALIDATION_FAILURES.labels("wl2_request", ex.wl1_operation, mode).inc()
                     if mode == "enforce":
-                        raise RequestNotExpressible(ex.request_problems)
+                        raise RequestNotExpressible(ex.operation, ex.request_problems)
         return envelope, http_headers
 
     def ingress(self, envelope, http_headers, operation):
@@ -192,7 +201,7 @@ class Wl2Client:
         self._plugin.local.exchange = exchange
         self._transport.local.timeout = timeout
         try:
-            result = self._service[operation](BerichtID=str(uuid.uuid4()), **body, _soapheaders=headers)
+            result = self._service[operation](BerichtID=str(uuid.uuid4()), **_on_the_wire(body), _soapheaders=headers)
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, TLS, timeouts: the network, not an answer
             exchange.error = f"{type(exc).__name__}: {exc}"
             timed_out = isinstance(exc, urllib3.exceptions.TimeoutError)

@@ -65,8 +65,9 @@ class MutationReceiver:
         tenant = self.tenants.by_oin(wsa.to_oin)
         if tenant is None:
             return 90, f"wsa:To: OIN {wsa.to_oin} is not a school served here"
-        fields = {_FIELDS[el.tag.rpartition("}")[2]]: (el.text or "").strip()
+        fields = {_FIELDS[el.tag.rpartition("}")[2]]: el.text or ""
                   for el in body if isinstance(el.tag, str) and el.tag.rpartition("}")[2] in _FIELDS}
+        fields = {k: v if k == "toelichting" else v.strip() for k, v in fields.items()}  # Toelichting verbatim
         if fields["soort"] == "LEERBEDRIJFID_GEWIJZIGD" and not fields.get("oud_leerbedrijf_id"):
             return 20, "OudLeerbedrijfId: verplicht bij LEERBEDRIJFID_GEWIJZIGD"
         if fields.get("crebo") == "00000":  # a legacy client could never be told this one (WL 1.0 crebo >= 1)
