@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 from conftest import LICENCE, OTHER_LICENCE, TODAY
-from hypothesis import HealthCheck, given, settings
-from hypothesis import event as _event
-from hypothesis import note as _note
+from fuzzing import COMMON, event, note
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 from lxml import etree
 
 from adapter.contracts import WL1, WL1_NS
@@ -49,24 +47,6 @@ REQUIRED_ON_0 = {
 }
 LIST_WRAPPERS = {"Bedrijven", "Resultaten", "Mutaties", "Opleidingen", "Kwalificatieonderdelen"}
 
-
-def note(text: str) -> None:
-    """hypothesis.note, also usable from the explicit (non-hypothesis) tests that share the helpers."""
-    try:
-        _note(text)
-    except InvalidArgument:
-        pass
-
-
-def event(text: str) -> None:
-    try:
-        _event(text)
-    except InvalidArgument:
-        pass
-
-COMMON = settings(deadline=None, derandomize=True, database=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                         HealthCheck.data_too_large])
 
 
 # -- the request model --------------------------------------------------------------------------------------------

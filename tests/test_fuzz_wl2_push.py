@@ -20,11 +20,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 from conftest import LICENCE, OTHER_LICENCE, OTHER_SCHOOL_OIN, SCHOOL_OIN, AdapterServer
-from hypothesis import HealthCheck, given, settings
-from hypothesis import event as _event
-from hypothesis import note as _note
+from fuzzing import COMMON, event, note
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 from lxml import etree
 from test_fuzz_wl1 import CANONICAL, El, Req, W, envelope, post, result_of
 
@@ -41,24 +39,6 @@ WL1_SOORT = {"ERKENNING_INGETROKKEN": "INTREKKING", "ERKENNING_VERLEEND": "ERKEN
              "GEGEVENS_GEWIJZIGD": "WIJZIGING_GEGEVENS"}
 SCHOOLS = {SCHOOL_OIN: LICENCE, OTHER_SCHOOL_OIN: OTHER_LICENCE}
 
-
-def note(text: str) -> None:
-    """hypothesis.note, also usable from the explicit (non-hypothesis) tests that share the helpers."""
-    try:
-        _note(text)
-    except InvalidArgument:
-        pass
-
-
-def event(text: str) -> None:
-    try:
-        _event(text)
-    except InvalidArgument:
-        pass
-
-COMMON = settings(deadline=None, derandomize=True, database=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                         HealthCheck.data_too_large])
 
 
 @pytest.fixture(scope="module")

@@ -31,16 +31,17 @@ REQUEST = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelop
 </soap:Body></soap:Envelope>""".encode()
 
 
-@pytest.fixture(scope="module")
-def broken_upstream():
+def _canned_upstream(answer: bytes):
+    """A fake WL 2.0 on loopback that answers every POST with ``answer``."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(200)
             self.send_header("Content-Type", "text/xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(BROKEN_ANSWER)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(BROKEN_ANSWER)
+            self.wfile.write(answer)
 
         def log_message(self, *args):
             pass
@@ -49,6 +50,11 @@ def broken_upstream():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/wl2"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def broken_upstream():
+    yield from _canned_upstream(BROKEN_ANSWER)
 
 
 def _call(adapter) -> requests.Response:
@@ -87,22 +93,7 @@ CROSSED_ANSWER = BROKEN_ANSWER.replace(b"""<LeerbedrijfId>""" + b"1" * 41, b"<Le
 
 @pytest.fixture(scope="module")
 def crossed_upstream():
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(CROSSED_ANSWER)))
-            self.end_headers()
-            self.wfile.write(CROSSED_ANSWER)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/wl2"
-    server.shutdown()
+    yield from _canned_upstream(CROSSED_ANSWER)
 
 
 def test_an_answer_to_another_request_is_not_used(crossed_upstream, start_adapter):
