@@ -119,6 +119,7 @@ def _cmd_subscriptions_list(args: argparse.Namespace) -> int:
 
 def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
     from adapter.config import ConfigError, load_config
+    from adapter.app import MUTATIES_PATH
     from adapter.subscriptions_sync import sync_subscriptions
     from adapter.upstream import Upstream
     from adapter.wl2.client import UpstreamUnavailable
@@ -133,7 +134,8 @@ def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
                     else "the configuration has no schools ([[tenants]])")
     store = open_store(args)
     try:
-        results = sync_subscriptions(store, Upstream(config.upstream), tenants)
+        results = sync_subscriptions(store, Upstream(config.upstream), tenants,
+                                     config.server.base_url + MUTATIES_PATH)
     except UpstreamUnavailable as exc:
         raise _Exit(EXIT_BAD_ROWS, f"WL 2.0 at {config.upstream.url} is unreachable ({exc}); "
                                    "nothing more was changed, run the sync again later") from None

@@ -14,7 +14,8 @@ from adapter.wl2.client import UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger("wl_adapter.subscriber")
 
-FINAL_CODES = {10, 11, 20, 90}  # the upstream will not change its mind: stop retrying
+FINAL_CODES = {10, 11, 20, 90}  # the upstream will not change its mind soon: try again tomorrow
+RETRY_FINAL = timedelta(days=1)
 
 
 class Subscriber:
@@ -63,7 +64,7 @@ class Subscriber:
         tenant = self.tenants.by_oin(intent.tenant_oin)
         now = self.store.clock()
         if tenant is None:
-            self.store.fail_subscription_intent(intent.id, "school no longer configured", now + timedelta(days=3650))
+            self.store.fail_subscription_intent(intent.id, "school no longer configured", now + RETRY_FINAL)
             return
         body = {"LeerbedrijfId": intent.leerbedrijf_id, "Crebonummer": intent.crebo, "Afleveradres": self.afleveradres}
         try:
@@ -77,6 +78,6 @@ class Subscriber:
         if code in (0, 30) and answer.get("AbonnementId"):
             self.store.complete_subscription_intent(intent.id, answer["AbonnementId"])
         elif code in FINAL_CODES:
-            self.store.fail_subscription_intent(intent.id, f"signaalcode {code}", now + timedelta(days=3650))
+            self.store.fail_subscription_intent(intent.id, f"signaalcode {code}", now + RETRY_FINAL)
         else:
             self.store.fail_subscription_intent(intent.id, f"signaalcode {code}", now + timedelta(seconds=60))

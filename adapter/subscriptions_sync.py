@@ -54,7 +54,9 @@ def _signaalcode(answer: dict) -> int:
     return int((answer.get("Signalering") or {}).get("Signaalcode"))
 
 
-def running_upstream(client, tenant: Tenant) -> list[UpstreamSubscription]:
+def running_upstream(client, tenant: Tenant, afleveradres: str) -> list[UpstreamSubscription]:
+    """The school's subscriptions at SBB that push to this adapter (or name no Afleveradres): a subscription another
+    system of the school made under the same OIN, pushing elsewhere, is not ours to end."""
     answer = client.call("OverzichtLopendeAbonnementen", tenant.oin, {})
     code = _signaalcode(answer)
     if code == 1:  # "nothing found": none running
@@ -66,17 +68,17 @@ def running_upstream(client, tenant: Tenant) -> list[UpstreamSubscription]:
     items = (wrapper.get("Abonnement") or []) if isinstance(wrapper, dict) else wrapper
     return [UpstreamSubscription(abonnement_id=str(a["AbonnementId"]).lower(), leerbedrijf_id=str(a["LeerbedrijfId"]),
                                  crebo=a.get("Crebonummer") or None, since=_since(a["Sinds"]))
-            for a in items]
+            for a in items if not a.get("Afleveradres") or a["Afleveradres"] == afleveradres]
 
 
-def sync_tenant(store, upstream, tenant: Tenant) -> TenantSync:
+def sync_tenant(store, upstream, tenant: Tenant, afleveradres: str) -> TenantSync:
     """Reconcile one school. Raises UpstreamUnavailable when WL 2.0 cannot be reached."""
     from adapter.wl2.client import UpstreamError
 
     result = TenantSync(tenant)
     client = upstream.for_tenant(tenant)
     try:
-        running = running_upstream(client, tenant)
+        running = running_upstream(client, tenant, afleveradres)
         result.plan = plan = plan_subscription_sync(store.list_subscriptions(tenant.oin),
                                                     store.list_subscription_intents(tenant.oin), running)
         for u in plan.end:
@@ -91,6 +93,7 @@ def sync_tenant(store, upstream, tenant: Tenant) -> TenantSync:
     return result
 
 
-def sync_subscriptions(store, upstream, tenants: Iterable[Tenant]) -> list[TenantSync]:
-    """Reconcile every school; raises UpstreamUnavailable (WL 2.0 unreachable) and stops there."""
-    return [sync_tenant(store, upstream, tenant) for tenant in tenants]
+def sync_subscriptions(store, upstream, tenants: Iterable[Tenant], afleveradres: str) -> list[TenantSync]:
+    """Reconcile every school's subscriptions that push to ``afleveradres`` (this adapter's); raises
+    UpstreamUnavailable (WL 2.0 unreachable) and stops there."""
+    return [sync_tenant(store, upstream, tenant, afleveradres) for tenant in tenants]

@@ -699,6 +699,7 @@ def test_subscriptions_sync_ends_unknown_and_recreates_missing_subscriptions(syn
     kept_company, (kept_crebo, *_) = pool.take()
     lost_company, (lost_crebo, *_) = pool.take()
     stray_company, (stray_crebo, *_) = pool.take()
+    foreign_company, (foreign_crebo, *_) = pool.take()
     kept = subscribe(sim, adapter, school, kept_company["leerbedrijfId"], kept_company["leerbedrijfId"], kept_crebo)
     lost = subscribe(sim, adapter, school, lost_company["leerbedrijfId"], lost_company["leerbedrijfId"], lost_crebo)
     wait_until(lambda: adapter.cli("subscriptions", "list").stdout.count(" active ") == 2, what="both stored")
@@ -710,6 +711,10 @@ def test_subscriptions_sync_ends_unknown_and_recreates_missing_subscriptions(syn
     stray = client.call("VerzoekAbonnementMutaties", school.oin, {
         "LeerbedrijfId": stray_company["leerbedrijfId"], "Crebonummer": stray_crebo,
         "Afleveradres": f"{adapter.url}/wl2/mutaties"})["AbonnementId"].lower()
+    # and one another system of the school runs under the same OIN, pushing elsewhere: not ours to end
+    foreign = client.call("VerzoekAbonnementMutaties", school.oin, {
+        "LeerbedrijfId": foreign_company["leerbedrijfId"], "Crebonummer": foreign_crebo,
+        "Afleveradres": "https://ander-systeem.roc.example/wl2/mutaties"})["AbonnementId"].lower()
 
     run = adapter.cli("subscriptions", "sync")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -718,7 +723,8 @@ def test_subscriptions_sync_ends_unknown_and_recreates_missing_subscriptions(syn
     assert "in sync" in run.stdout  # the other configured schools
 
     ids_at_sbb = {s["abonnementId"].lower() for s in subscriptions_at_sbb(sim, school.oin)}
-    assert stray not in ids_at_sbb and kept["abonnementId"].lower() in ids_at_sbb
+    assert stray not in ids_at_sbb and kept["abonnementId"].lower() in ids_at_sbb and foreign in ids_at_sbb
+    assert foreign not in run.stdout
     # the missing one is an intent again; the running adapter's subscriber re-creates it at SBB
     renewed = wait_until(lambda: find_subscription(sim, school.oin, lost_company["leerbedrijfId"], lost_crebo),
                          timeout=15, interval=0.2, what="the lost subscription re-created")
@@ -737,7 +743,7 @@ def test_subscriptions_sync_ends_unknown_and_recreates_missing_subscriptions(syn
     again = adapter.cli("subscriptions", "sync")
     assert again.returncode == 0
     assert all(line.endswith(": in sync") for line in again.stdout.splitlines()), again.stdout
-    assert len(subscriptions_at_sbb(sim, school.oin)) == 2
+    assert len(subscriptions_at_sbb(sim, school.oin)) == 3  # kept, renewed, and the other system's
 
     # WL 2.0 answering a technical error: reported per school, exit 1, nothing changed
     requests.post(f"{sim.url}/admin/scenario", json={"operation": "OverzichtLopendeAbonnementen",
