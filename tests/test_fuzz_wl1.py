@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 from conftest import LICENCE, OTHER_LICENCE, TODAY
-from fuzzing import COMMON, event, note
+from fuzzing import COMMON, SoapAnswer, event, note
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -147,26 +147,7 @@ def envelope(tree: El, style: Style) -> bytes:
 
 
 # -- talking to the adapter ---------------------------------------------------------------------------------------
-@dataclass
-class Answer:
-    status: int
-    root: etree._Element
-    raw: bytes
-
-    @property
-    def message(self) -> etree._Element:
-        body = self.root.find(f"{{{SOAP_NS}}}Body")
-        return next(c for c in body if isinstance(c.tag, str))
-
-    @property
-    def fault(self) -> tuple[str, str] | None:
-        msg = self.message
-        if msg.tag != f"{{{SOAP_NS}}}Fault":
-            return None
-        code = (msg.findtext("faultcode") or "").strip()
-        prefix, _, local = code.rpartition(":")
-        ns = msg.nsmap.get(prefix or None)
-        return f"{{{ns}}}{local}", (msg.findtext("faultstring") or "").strip()
+Answer = SoapAnswer
 
 
 _session = requests.Session()

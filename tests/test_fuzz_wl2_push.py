@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from conftest import LICENCE, OTHER_LICENCE, OTHER_SCHOOL_OIN, SCHOOL_OIN, AdapterServer
-from fuzzing import COMMON, event, note
+from fuzzing import COMMON, SoapAnswer, event, note
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -75,25 +75,7 @@ def push_envelope(url: str, push: Push) -> tuple[bytes, str]:
     return etree.tostring(env, xml_declaration=True, encoding="utf-8"), message_id
 
 
-@dataclass
-class Ack:
-    status: int
-    root: etree._Element
-    raw: bytes
-
-    @property
-    def message(self) -> etree._Element:
-        return next(c for c in self.root.find(f"{{{SOAP_NS}}}Body") if isinstance(c.tag, str))
-
-    @property
-    def fault(self) -> tuple[str, str] | None:
-        msg = self.message
-        if msg.tag != f"{{{SOAP_NS}}}Fault":
-            return None
-        code = (msg.findtext("faultcode") or "").strip()
-        prefix, _, local = code.rpartition(":")
-        return f"{{{msg.nsmap.get(prefix or None)}}}{local}", (msg.findtext("faultstring") or "").strip()
-
+class Ack(SoapAnswer):
     @property
     def signaalcode(self) -> int:
         return int(self.message.findtext(f"{{{WL2_NS}}}Signalering/{{{WL2_NS}}}Signaalcode"))
