@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 log = logging.getLogger("wl_adapter.housekeeping")
@@ -13,13 +14,9 @@ class Housekeeping:
         self.store = store
         self.retention = retention
         self.every_s = every_s
-        self._stop = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="wl-housekeeping", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def run_once(self) -> int:
         purged = self.store.purge_delivered(self.retention)
@@ -28,9 +25,9 @@ class Housekeeping:
         return purged
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:
             try:
                 self.run_once()
             except Exception:  # noqa: BLE001 - try again next round
                 log.exception("housekeeping failed")
-            self._stop.wait(self.every_s)
+            time.sleep(self.every_s)

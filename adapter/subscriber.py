@@ -29,22 +29,15 @@ class Subscriber:
         self.lease_s = lease_s
         self.batch = batch
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="wl-subscriber", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        threading.Thread(target=self._run, name="wl-subscriber", daemon=True).start()
 
     def wake(self) -> None:
         self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:
             try:
                 while self.process_once():
                     pass

@@ -71,7 +71,6 @@ LAND_NAAM = {
     "AW": "Aruba",
     "US": "Verenigde Staten",
 }
-LAND_CODE = {naam.lower(): code for code, naam in LAND_NAAM.items()}
 
 # WL 1.0 request element types: values are converted from text by these; the rest stays a string.
 WL1_INT_FIELDS = frozenset({

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from adapter.translate.tables import LAND_CODE, LAND_NAAM
+from adapter.translate.tables import LAND_NAAM
 
 POSTCODE_NL = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
 LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")
@@ -75,10 +75,6 @@ def straat_wl1(straat: str, huisnummer: int, toevoeging: str | None) -> str:
 
 def land_wl1(iso: str) -> str:
     return LAND_NAAM.get(iso, iso)
-
-
-def land_wl2(naam: str) -> str:
-    return LAND_CODE.get(naam.strip().lower(), naam)
 
 
 def adres_wl1(adres: dict) -> dict:
