@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapter.oin import is_oin, is_school_oin
+from adapter.soap.oin import is_oin, is_school_oin
 
 ENV_PREFIX = "WL_ADAPTER_"
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -26,7 +26,7 @@ from helpers import ROOT, free_port  # noqa: E402
 WAITRESS = """
 import sys, waitress
 from adapter.config import load_config
-from adapter.server import Adapter
+from adapter.serve.build import Adapter
 a = Adapter(load_config(sys.argv[1])); a.after_fork()
 waitress.serve(a.wsgi, host="127.0.0.1", port=int(sys.argv[2]), threads=32, _quiet=True)
 """

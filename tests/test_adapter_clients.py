@@ -25,7 +25,7 @@ import zeep.helpers
 from lxml import etree
 from suds.sudsobject import Object as SudsObject
 
-from adapter.app import LEGACY_PATHS
+from adapter.serve.routes import LEGACY_PATHS
 from conftest import LICENCE, TODAY
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import socket
 import pytest
 from lxml import etree
 
-from adapter.app import LEGACY_PATHS
+from adapter.serve.routes import LEGACY_PATHS
 from conftest import LICENCE, TODAY
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"

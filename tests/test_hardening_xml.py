@@ -1,5 +1,5 @@
 """Hostile XML against the running adapter (shared ``adapter``): XXE, entity expansion, oversize and deeply nested
-bodies, over real HTTP (and raw sockets where HTTP clients would be too polite); then ``adapter.xmlsafe.parse``
+bodies, over real HTTP (and raw sockets where HTTP clients would be too polite); then ``adapter.soap.xmlsafe.parse``
 directly for the edge cases. After every attack the adapter must go on serving a normal call."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import requests
 from lxml import etree
 
-from adapter.xmlsafe import Limits, XmlRejected, parse
+from adapter.soap.xmlsafe import Limits, XmlRejected, parse
 from conftest import LICENCE
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -347,7 +347,7 @@ def test_push_endpoint_refuses_deep_nesting(adapter, companies):
     assert_still_serving(adapter, companies)
 
 
-# -- adapter.xmlsafe.parse directly --------------------------------------------------------------------------------
+# -- adapter.soap.xmlsafe.parse directly --------------------------------------------------------------------------------
 
 def rejected(data: bytes, limits: Limits = Limits()) -> XmlRejected:
     with pytest.raises(XmlRejected) as info:

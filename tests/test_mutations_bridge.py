@@ -23,7 +23,7 @@ from zeep.helpers import serialize_object
 from adapter.config import UpstreamConfig
 from adapter.simulator import DEFAULT_OIN as SBB_OIN
 from adapter.tenants import licence_hash
-from adapter.upstream import Upstream
+from adapter.wl2.clients import Wl2Clients
 from conftest import OTHER_LICENCE, SIM_COMPANIES, TODAY, AdapterServer, start_simulator_process, wl1_client, \
     write_config
 from helpers import ROOT, free_port
@@ -192,7 +192,7 @@ def import_sim_mapping(adapter, workdir: Path) -> None:
 
 def wl2_as_school(sim):
     """A WL 2.0 client as a school would use it (the adapter's own zeep client): .call(op, school_oin, body)."""
-    return Upstream(UpstreamConfig(url=f"{sim.url}/wl2", oin=SBB_OIN, timeout_s=5.0)).default()
+    return Wl2Clients(UpstreamConfig(url=f"{sim.url}/wl2", oin=SBB_OIN, timeout_s=5.0)).default()
 
 
 # -- raw pushes ---------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from adapter.oin import is_school_oin
+from adapter.soap.oin import is_school_oin
 from adapter.simulator import DEFAULT_OIN
 from adapter.simulator.generate import details, generate
 from adapter.simulator.model import ERKEND, INGETROKKEN, NIET_ERKEND, Recognition, verdict

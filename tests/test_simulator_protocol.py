@@ -1,6 +1,6 @@
 """The simulator's SOAP and Edukoppeling rules: WSDL/XSD serving, addressing checks, OIN 90, schema violations,
 malformed input, fault injection and the message log. Raw envelopes go over requests where the test is about bad
-input; answers are parsed through adapter.xmlsafe.
+input; answers are parsed through adapter.soap.xmlsafe.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lxml import etree
 
 from adapter.contracts import WL2, WL2_NS, WSA_NS
 from adapter.simulator import DEFAULT_OIN
-from adapter.xmlsafe import XmlRejected, parse
+from adapter.soap.xmlsafe import XmlRejected, parse
 from test_simulator_fixtures import (
     ANONYMOUS, ENV, NOT_A_SCHOOL_OIN, SCHOOL_OIN, W, SimClient, code, start_simulator,
 )

@@ -3,8 +3,8 @@ from datetime import date
 
 import pytest
 
-from adapter.translate import requests as to_wl2
-from adapter.translate import results as to_wl1
+from adapter.translate import to_wl2
+from adapter.translate import to_wl1
 from adapter.translate import values
 from adapter.translate.values import InvalidInput
 

@@ -82,7 +82,7 @@ def test_wheel_contains_the_contracts_as_real_files(wheel):
             assert not (mode and (mode & 0o170000) == 0o120000), f"{name} is stored as a symlink"
             top = ROOT / name.split("/", 1)[1]  # adapter/xsd/wl1.xsd -> xsd/wl1.xsd
             assert zf.read(name) == top.read_bytes(), f"{name} differs from the frozen {top.relative_to(ROOT)}"
-        assert "adapter/cli.py" in infos and "adapter/contracts.py" in infos
+        assert "adapter/cli/__init__.py" in infos and "adapter/contracts.py" in infos
         entry_points = zf.read(next(n for n in infos if n.endswith(".dist-info/entry_points.txt"))).decode()
         assert "wl-adapter = adapter.cli:main" in entry_points
 

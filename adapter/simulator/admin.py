@@ -10,7 +10,7 @@ from adapter.simulator.model import Address, Company, status_on
 from adapter.simulator.operations import OPERATIONS
 from adapter.simulator.scenarios import Scenario
 from adapter.simulator.state import Simulator
-from adapter.simulator.store import StoreError
+from adapter.simulator.register import RegisterError
 from adapter.simulator.tables import QUALIFICATIONS
 
 MAX_LIMIT = 1000
@@ -30,7 +30,7 @@ def _address(a: Address | None) -> dict | None:
 
 
 def company_json(sim: Simulator, c: Company) -> dict:
-    d = sim.store.details(c)
+    d = sim.register.details(c)
     today = sim.today()
     return {
         "leerbedrijfId": c.leerbedrijf_id, "naam": c.naam, "codeLeerbedrijf": c.old_code, "kvkNummer": d.kvk,
@@ -62,28 +62,28 @@ def _int_param(query: dict, name: str, default: int, low: int, high: int) -> int
 
 
 def health(sim: Simulator, query: dict, body) -> tuple[int, object]:
-    return 200, {"status": "ok", "leerbedrijven": len(sim.store.companies), "oin": sim.oin,
+    return 200, {"status": "ok", "leerbedrijven": len(sim.register.companies), "oin": sim.oin,
                  "today": sim.today().isoformat()}
 
 
 def leerbedrijven(sim: Simulator, query: dict, body) -> tuple[int, object]:
     offset = _int_param(query, "offset", 0, 0, 10 ** 9)
     limit = _int_param(query, "limit", 50, 1, MAX_LIMIT)
-    with sim.store.lock:
+    with sim.register.lock:
         if "leerbedrijfId" in query:
-            c = sim.store.company(query["leerbedrijfId"][0])
+            c = sim.register.company(query["leerbedrijfId"][0])
             if c is None:
                 raise AdminError(404, "leerbedrijfId", f"{query['leerbedrijfId'][0]} is not a known LeerbedrijfId")
             return 200, company_json(sim, c)
-        page = sim.store.companies[offset: offset + limit]
-        return 200, {"total": len(sim.store.companies), "offset": offset,
+        page = sim.register.companies[offset: offset + limit]
+        return 200, {"total": len(sim.register.companies), "offset": offset,
                      "leerbedrijven": [company_json(sim, c) for c in page]}
 
 
 def post_event(sim: Simulator, query: dict, body) -> tuple[int, object]:
     try:
         pushes = apply_event(sim, body)
-    except StoreError as exc:
+    except RegisterError as exc:
         raise AdminError(400, exc.field, exc.message) from None
     return 200, {"mutaties": [p.as_json() for p in pushes]}
 
@@ -97,7 +97,7 @@ def messages(sim: Simulator, query: dict, body) -> tuple[int, object]:
 
 
 def subscriptions(sim: Simulator, query: dict, body) -> tuple[int, object]:
-    with sim.store.lock:
+    with sim.register.lock:
         return 200, {"abonnementen": [{
             "abonnementId": s.abonnement_id, "schoolOin": s.school_oin, "leerbedrijfId": s.leerbedrijf_id,
             "crebonummer": s.crebo, "afleveradres": s.afleveradres, "sinds": s.sinds.isoformat()}
@@ -105,7 +105,7 @@ def subscriptions(sim: Simulator, query: dict, body) -> tuple[int, object]:
 
 
 def voordrachten(sim: Simulator, query: dict, body) -> tuple[int, object]:
-    with sim.store.lock:
+    with sim.register.lock:
         return 200, {"voordrachten": [{
             "voordrachtId": v.voordracht_id, "schoolOin": v.school_oin, "ontvangen": v.ontvangen.isoformat(),
             "bedrijfsnaam": v.bedrijfsnaam, "kvkNummer": v.kvk, "crebonummer": v.crebo, "leerweg": v.leerweg,

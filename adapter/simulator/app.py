@@ -8,7 +8,7 @@ from lxml import etree
 from adapter.contracts import WL2, xsd_path
 from adapter.simulator import ENDPOINT_PATH, admin, endpoint
 from adapter.simulator.state import Simulator
-from adapter.soap import CONTENT_TYPE
+from adapter.soap.envelope import CONTENT_TYPE
 
 SERVED_XSDS = ("wl2.xsd", "ws-addr.xsd")  # what wsdl/wl2.wsdl imports, as ../xsd/NAME from /wl2
 MAX_BODY = 1024 * 1024 + 1

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from lxml import etree
 
 from adapter.contracts import WL2, WL2_NS
-from adapter.oin import is_school_oin
-from adapter.wl2 import addressing
+from adapter.soap.oin import is_school_oin
+from adapter.soap import addressing
 from adapter.simulator import xmlout as x
 from adapter.simulator.operations import OPERATIONS, answer
 from adapter.simulator.state import Simulator
-from adapter.soap import SoapFault, envelope, fault_bytes, parse_envelope, to_bytes
+from adapter.soap.envelope import SoapFault, envelope, fault_bytes, parse_envelope, to_bytes
 
 log = logging.getLogger(__name__)
 MALFORMED_BODY = b"this is not XML: simulated malformed answer (scenario)\n"

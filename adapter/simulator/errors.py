@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-class InvalidInput(ValueError):
+class BadInput(ValueError):
     """Signaalcode 20: ``element`` names the request element, ``message`` says what is wrong (Dutch)."""
 
     def __init__(self, element: str, message: str):

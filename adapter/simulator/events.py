@@ -6,7 +6,7 @@ import re
 
 from adapter.simulator.pushes import Mutation, Push
 from adapter.simulator.state import Simulator
-from adapter.simulator.store import StoreError
+from adapter.simulator.register import RegisterError
 from adapter.simulator.tables import QUALIFICATIONS, WITHDRAWAL_REASON_DEFAULT
 
 SOORTEN = ("ERKENNING_INGETROKKEN", "ERKENNING_VERLEEND", "ERKENNING_GEWIJZIGD", "LEERBEDRIJFID_GEWIJZIGD",
@@ -21,39 +21,39 @@ def _text(payload: dict, name: str, required: bool = False) -> str | None:
     value = payload.get(name)
     if value is None:
         if required:
-            raise StoreError(name, "is required")
+            raise RegisterError(name, "is required")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise StoreError(name, f"must be a string, got {type(value).__name__}")
+        raise RegisterError(name, f"must be a string, got {type(value).__name__}")
     return str(value).strip()
 
 
 def _parse(payload: dict, today: dt.date) -> tuple[Mutation, str]:
     if not isinstance(payload, dict):
-        raise StoreError("(body)", "must be a JSON object")
+        raise RegisterError("(body)", "must be a JSON object")
     unknown = sorted(set(payload) - set(FIELDS))
     if unknown:
-        raise StoreError(unknown[0], f"unknown field; known are {', '.join(FIELDS)}")
+        raise RegisterError(unknown[0], f"unknown field; known are {', '.join(FIELDS)}")
     soort = _text(payload, "soort", required=True)
     if soort not in SOORTEN:
-        raise StoreError("soort", f"'{soort}' is not one of {', '.join(SOORTEN)}")
+        raise RegisterError("soort", f"'{soort}' is not one of {', '.join(SOORTEN)}")
     leerbedrijf_id = _text(payload, "leerbedrijfId", required=True)
     crebo = _text(payload, "crebonummer", required=soort in NEEDS_CREBO)
     if crebo is not None and (not _CREBO.fullmatch(crebo) or crebo not in QUALIFICATIONS):
-        raise StoreError("crebonummer", f"'{crebo}' is not a crebo of the qualification table")
+        raise RegisterError("crebonummer", f"'{crebo}' is not a crebo of the qualification table")
     datum = _text(payload, "ingangsdatum")
     try:
         ingangsdatum = dt.date.fromisoformat(datum) if datum else today
     except ValueError:
-        raise StoreError("ingangsdatum", f"'{datum}' is not a date YYYY-MM-DD") from None
+        raise RegisterError("ingangsdatum", f"'{datum}' is not a date YYYY-MM-DD") from None
     new_id = _text(payload, "nieuwLeerbedrijfId", required=soort == "LEERBEDRIJFID_GEWIJZIGD")
     if new_id is not None and soort != "LEERBEDRIJFID_GEWIJZIGD":
-        raise StoreError("nieuwLeerbedrijfId", "belongs only to soort LEERBEDRIJFID_GEWIJZIGD")
+        raise RegisterError("nieuwLeerbedrijfId", "belongs only to soort LEERBEDRIJFID_GEWIJZIGD")
     if new_id is not None and not _ID.fullmatch(new_id):
-        raise StoreError("nieuwLeerbedrijfId", f"'{new_id}' is not 1 to 12 digits")
+        raise RegisterError("nieuwLeerbedrijfId", f"'{new_id}' is not 1 to 12 digits")
     leerweg = _text(payload, "leerweg") or "BOL"
     if leerweg not in ("BOL", "BBL"):
-        raise StoreError("leerweg", f"'{leerweg}' is not BOL or BBL")
+        raise RegisterError("leerweg", f"'{leerweg}' is not BOL or BBL")
     mutation = Mutation(soort, leerbedrijf_id, ingangsdatum, crebo=crebo, toelichting=_text(payload, "toelichting"))
     if new_id is not None:
         mutation.oud_leerbedrijf_id, mutation.leerbedrijf_id = leerbedrijf_id, new_id
@@ -63,19 +63,19 @@ def _parse(payload: dict, today: dt.date) -> tuple[Mutation, str]:
 def apply_event(sim: Simulator, payload: dict) -> list[Push]:
     """Apply the change; queue and return one push per matching subscription with an Afleveradres."""
     mutation, leerweg = _parse(payload, sim.today())
-    store = sim.store
-    with store.lock:
+    register = sim.register
+    with register.lock:
         old_id = mutation.oud_leerbedrijf_id or mutation.leerbedrijf_id
-        company = store.company(old_id)
+        company = register.company(old_id)
         if company is None:
-            raise StoreError("leerbedrijfId", f"{old_id} is not a known LeerbedrijfId")
+            raise RegisterError("leerbedrijfId", f"{old_id} is not a known LeerbedrijfId")
         if mutation.soort == "ERKENNING_INGETROKKEN":
-            store.withdraw(company, mutation.crebo, mutation.ingangsdatum,
+            register.withdraw(company, mutation.crebo, mutation.ingangsdatum,
                            mutation.toelichting or WITHDRAWAL_REASON_DEFAULT)
         elif mutation.soort == "ERKENNING_VERLEEND":
-            store.grant(company, mutation.crebo, leerweg, mutation.ingangsdatum)
+            register.grant(company, mutation.crebo, leerweg, mutation.ingangsdatum)
         elif mutation.soort == "LEERBEDRIJFID_GEWIJZIGD":
-            store.change_id(company, mutation.leerbedrijf_id)
+            register.change_id(company, mutation.leerbedrijf_id)
             sim.subscriptions.move(old_id, mutation.leerbedrijf_id)
         # ERKENNING_GEWIJZIGD and GEGEVENS_GEWIJZIGD change nothing the simulator shows: they are only pushed.
         return [sim.pushes.enqueue(s.abonnement_id, s.school_oin, s.afleveradres, mutation)

@@ -1,6 +1,6 @@
 """The WL 2.0 operations SBB serves: one function per operation, from a validated request element to the response.
 
-Each takes (simulator state, request element, caller's OIN) and returns the response element. ``InvalidInput``
+Each takes (simulator state, request element, caller's OIN) and returns the response element. ``BadInput``
 becomes signaalcode 20 and ``UnknownCrebo`` 11 (see ``answer``); every other outcome is built here.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from lxml import etree
 
 from adapter.simulator import xmlout as x
 from adapter.simulator.model import status_on, verdict
-from adapter.simulator.errors import InvalidInput, UnknownCrebo
+from adapter.simulator.errors import BadInput, UnknownCrebo
 from adapter.simulator.search import Query, check_crebo, identify, search
 from adapter.simulator.state import Simulator
 from adapter.simulator.subscriptions import Voordracht
@@ -23,20 +23,20 @@ Handler = Callable[[Simulator, etree._Element, str], etree._Element]
 
 def identificeer_leerbedrijf(sim: Simulator, req: etree._Element, oin: str) -> etree._Element:
     op = "IdentificeerLeerbedrijf"
-    found = identify(sim.store, x.field(req, "Naam"), x.field(req, "Postcode"), x.integer(req, "Huisnummer"))
+    found = identify(sim.register, x.field(req, "Naam"), x.field(req, "Postcode"), x.integer(req, "Huisnummer"))
     if not found:
         return x.response(op, 1)
     resp = x.response(op, 0)
     wrapper = x.sub(resp, "Leerbedrijven")
     for c in found:
-        x.leerbedrijf_kort(wrapper, c, sim.store.details(c))
+        x.leerbedrijf_kort(wrapper, c, sim.register.details(c))
     return resp
 
 
 def verifieer_accreditatie(sim: Simulator, req: etree._Element, oin: str) -> etree._Element:
     op = "VerifieerAccreditatie"
     crebo = x.field(req, "Crebonummer")
-    company = sim.store.company(x.field(req, "LeerbedrijfId"))
+    company = sim.register.company(x.field(req, "LeerbedrijfId"))
     check_crebo(crebo)
     if company is None:
         return x.response(op, 10)
@@ -55,7 +55,7 @@ def zoeken(sim: Simulator, req: etree._Element, oin: str) -> etree._Element:
         postcode_van=x.field(req, "PostcodeVan"), postcode_tot=x.field(req, "PostcodeTot"),
         in_de_buurt=x.flag(req, "ZoekInDeBuurt"), crebo=x.field(req, "Crebonummer"), leerweg=x.field(req, "Leerweg"),
     )
-    total, page = search(sim.store, query, sim.today())
+    total, page = search(sim.register, query, sim.today())
     if total == 0:
         return x.response(op, 1)
     resp = x.response(op, 0)
@@ -78,17 +78,17 @@ def opvragen_details(sim: Simulator, req: etree._Element, oin: str) -> etree._El
     op = "OpvragenDetailgegevensLeerbedrijf"
     leerplaats_id = x.integer(req, "LeerplaatsId")
     if leerplaats_id is not None:
-        found = sim.store.placement(leerplaats_id)
+        found = sim.register.placement(leerplaats_id)
         if found is None:
             return x.response(op, 12)
         company = found[0]
     else:
-        company = sim.store.company(x.field(req, "LeerbedrijfId"))
+        company = sim.register.company(x.field(req, "LeerbedrijfId"))
         if company is None:
             return x.response(op, 10)
     today = sim.today()
     resp = x.response(op, 0)
-    x.leerbedrijf_detail(resp, company, sim.store.details(company), lambda r: status_on(r, today),
+    x.leerbedrijf_detail(resp, company, sim.register.details(company), lambda r: status_on(r, today),
                          QUALIFICATIONS.__getitem__)
     return resp
 
@@ -97,7 +97,7 @@ def verzoek_abonnement(sim: Simulator, req: etree._Element, oin: str) -> etree._
     op = "VerzoekAbonnementMutaties"
     leerbedrijf_id, crebo = x.field(req, "LeerbedrijfId"), x.field(req, "Crebonummer")
     check_crebo(crebo)
-    if sim.store.company(leerbedrijf_id) is None:
+    if sim.register.company(leerbedrijf_id) is None:
         return x.response(op, 10)
     existing = sim.subscriptions.find(oin, leerbedrijf_id, crebo)
     if existing is not None:
@@ -139,7 +139,7 @@ def doe_voordracht(sim: Simulator, req: etree._Element, oin: str) -> etree._Elem
     check_crebo(crebo)
     naam = x.field(req, "Bedrijfsnaam").strip()
     if not naam:
-        raise InvalidInput("Bedrijfsnaam", "de bedrijfsnaam is leeg")
+        raise BadInput("Bedrijfsnaam", "de bedrijfsnaam is leeg")
     voordracht = Voordracht(x.guid(), oin, dt.datetime.now(dt.timezone.utc).replace(microsecond=0), naam,
                             x.field(req, "KvkNummer"), crebo, x.field(req, "Leerweg"), x.field(req, "Toelichting"))
     sim.voordrachten.append(voordracht)
@@ -163,9 +163,9 @@ OPERATIONS: dict[str, Handler] = {
 def answer(sim: Simulator, operation: str, req: etree._Element, oin: str) -> etree._Element:
     """Run ``operation``; input errors become their signaalcode (20 naming the element, 11)."""
     try:
-        with sim.store.lock:
+        with sim.register.lock:
             return OPERATIONS[operation](sim, req, oin)
-    except InvalidInput as exc:
+    except BadInput as exc:
         return x.response(operation, 20, f"{exc.element}: {exc.message}")
     except UnknownCrebo as exc:
         return x.response(operation, 11, f"Crebonummer: {exc} komt niet voor in de kwalificatiedossiers")

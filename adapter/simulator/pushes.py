@@ -18,9 +18,9 @@ import requests
 from lxml import etree
 
 from adapter.contracts import WL2
-from adapter.wl2 import addressing
+from adapter.soap import addressing
 from adapter.simulator import xmlout as x
-from adapter.soap import CONTENT_TYPE, ENV, SoapFault, envelope, parse_envelope, to_bytes
+from adapter.soap.envelope import CONTENT_TYPE, ENV, SoapFault, envelope, parse_envelope, to_bytes
 
 OPERATION = "MutatieLeerbedrijf"
 BACKOFF_CAP_S = 30.0

@@ -1,6 +1,6 @@
 """IdentificeerLeerbedrijf and ZoekenLeerbedrijfOfLeerplaats over the indexed register.
 
-Inputs the XSD allows but that make no sense raise ``InvalidInput`` (signaalcode 20, naming the element).
+Inputs the XSD allows but that make no sense raise ``BadInput`` (signaalcode 20, naming the element).
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 
 from adapter.simulator import tables
-from adapter.simulator.errors import InvalidInput, UnknownCrebo
+from adapter.simulator.errors import BadInput, UnknownCrebo
 from adapter.simulator.model import Company, Placement, Recognition
-from adapter.simulator.store import TOKEN, Store, fold, normalise_name
+from adapter.simulator.register import TOKEN, Register, fold, normalise_name
 
 NEARBY_PC4 = 20  # ZoekInDeBuurt widens a postcode range by this many 4-digit areas on each side
 
@@ -20,25 +20,25 @@ def check_crebo(crebo: str | None) -> None:
     if crebo is None:
         return
     if crebo == "00000":
-        raise InvalidInput("Crebonummer", "00000 is geen geldig crebonummer")
+        raise BadInput("Crebonummer", "00000 is geen geldig crebonummer")
     if crebo not in tables.QUALIFICATIONS:
         raise UnknownCrebo(crebo)
 
 
-def identify(store: Store, naam: str, postcode: str, huisnummer: int | None) -> list[Company]:
+def identify(register: Register, naam: str, postcode: str, huisnummer: int | None) -> list[Company]:
     """Companies at ``postcode`` (and ``huisnummer``) whose name matches, ignoring case and punctuation."""
     wanted = normalise_name(naam)
     if not wanted:
-        raise InvalidInput("Naam", "de naam bevat geen letters of cijfers")
+        raise BadInput("Naam", "de naam bevat geen letters of cijfers")
     found = []
-    for ix in store.at_postcodes(postcode, postcode):
-        c = store.companies[ix]
+    for ix in register.at_postcodes(postcode, postcode):
+        c = register.companies[ix]
         if huisnummer is not None and c.adres.huisnummer != huisnummer:
             continue
         name = normalise_name(c.naam)
         if wanted in name or _without_legal_form(name) in wanted:
             found.append(ix)
-    return [store.companies[ix] for ix in store.in_order(found)]
+    return [register.companies[ix] for ix in register.in_order(found)]
 
 
 def _without_legal_form(normalised: str) -> str:
@@ -89,31 +89,31 @@ def _postcode_range(query: Query) -> tuple[str, str] | None:
         return None
     van, tot = query.postcode_van or "1000AA", query.postcode_tot or "9999ZZ"
     if van > tot:
-        raise InvalidInput("PostcodeVan", f"PostcodeVan {van} ligt na PostcodeTot {tot}")
+        raise BadInput("PostcodeVan", f"PostcodeVan {van} ligt na PostcodeTot {tot}")
     if query.in_de_buurt:
         van = f"{max(1000, int(van[:4]) - NEARBY_PC4)}AA"
         tot = f"{min(9999, int(tot[:4]) + NEARBY_PC4)}ZZ"
     return van, tot
 
 
-def search(store: Store, query: Query, today: dt.date) -> tuple[int, list[Hit]]:
+def search(register: Register, query: Query, today: dt.date) -> tuple[int, list[Hit]]:
     """(total number of results, the hits on the requested page)."""
     check_crebo(query.crebo)
     pc_range = _postcode_range(query)
     candidates: list = []
     if query.leerbedrijf_id is not None:
-        c = store.company(query.leerbedrijf_id)
+        c = register.company(query.leerbedrijf_id)
         candidates.append([] if c is None else [c.ix])
     if pc_range:
-        candidates.append(store.at_postcodes(*pc_range))
+        candidates.append(register.at_postcodes(*pc_range))
     if query.naam is not None:
-        named = store.name_candidates(TOKEN.findall(fold(query.naam)))
+        named = register.name_candidates(TOKEN.findall(fold(query.naam)))
         if named is not None:
             candidates.append(named)
     if query.crebo is not None:
-        candidates.append(store.by_crebo.get(query.crebo, ()))
+        candidates.append(register.by_crebo.get(query.crebo, ()))
     if query.plaats is not None:
-        candidates.append(store.by_town.get(fold(query.plaats.strip()), ()))
+        candidates.append(register.by_town.get(fold(query.plaats.strip()), ()))
     if candidates:  # intersect the index hits (smallest first), in C; then into answer order
         candidates.sort(key=len)
         found = set(candidates[0])
@@ -121,9 +121,9 @@ def search(store: Store, query: Query, today: dt.date) -> tuple[int, list[Hit]]:
             if not found:
                 break
             found.intersection_update(more)
-        ordered = store.in_order(found)
+        ordered = register.in_order(found)
     else:
-        ordered = store.order
+        ordered = register.order
 
     name_matches = _name_matcher(query) if query.naam is not None else None
     straat = fold(query.straat.strip()) if query.straat else None
@@ -132,11 +132,11 @@ def search(store: Store, query: Query, today: dt.date) -> tuple[int, list[Hit]]:
     last = first + query.per_pagina
     total, page = 0, []
     for ix in ordered:
-        c = store.companies[ix]
+        c = register.companies[ix]
         a = c.adres
         if (query.leerbedrijf_id is not None and c.leerbedrijf_id != query.leerbedrijf_id
                 or pc_range and not pc_range[0] <= a.postcode <= pc_range[1]
-                or name_matches and not name_matches(store.folded_names[ix])
+                or name_matches and not name_matches(register.folded_names[ix])
                 or straat and straat not in fold(a.straat)
                 or query.huisnummer is not None and a.huisnummer != query.huisnummer
                 or plaats is not None and fold(a.plaats) != plaats):

@@ -8,13 +8,13 @@ from adapter.simulator import DEFAULT_OIN
 from adapter.simulator.messagelog import MessageLog
 from adapter.simulator.pushes import PushSender
 from adapter.simulator.scenarios import Scenarios
-from adapter.simulator.store import Store
+from adapter.simulator.register import Register
 from adapter.simulator.subscriptions import Subscriptions, Voordracht
 
 
 @dataclass
 class Simulator:
-    store: Store
+    register: Register
     pushes: PushSender
     scenarios: Scenarios
     oin: str = DEFAULT_OIN

@@ -7,7 +7,7 @@ import uuid
 from lxml import etree
 
 from adapter.contracts import WL2_NS
-from adapter.simulator.errors import InvalidInput
+from adapter.simulator.errors import BadInput
 from adapter.simulator.model import Address, Company, Details, Placement, Recognition, Verdict
 from adapter.simulator.tables import signaaltekst
 
@@ -31,14 +31,14 @@ def integer(message: etree._Element, name: str) -> int | None:
 
 
 def day(message: etree._Element, name: str) -> dt.date | None:
-    """An xs:date (a time zone suffix is ignored); a year the XSD allows but no calendar here has is InvalidInput."""
+    """An xs:date (a time zone suffix is ignored); a year the XSD allows but no calendar here has is BadInput."""
     value = field(message, name)
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value.strip()[:10])
     except ValueError:
-        raise InvalidInput(name, f"datum {value.strip()} valt buiten 0001-01-01..9999-12-31") from None
+        raise BadInput(name, f"datum {value.strip()} valt buiten 0001-01-01..9999-12-31") from None
 
 
 def guid() -> str:

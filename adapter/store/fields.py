@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from adapter.oin import is_school_oin
+from adapter.soap.oin import is_school_oin
 
 CODE_MAX_LENGTH = 40
 LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")

@@ -1,7 +1,7 @@
 """The WL 1.0 service hosted with spyne. Its types are read from the frozen xsd/wl1.xsd, not written again here.
 
 spyne does the SOAP 1.1 plumbing (dispatch by body element, serialisation of the result, faults). The request is
-parsed by adapter.xmlsafe and validated against the frozen XSD by the facade; spyne's own deserialisation is
+parsed by adapter.soap.xmlsafe and validated against the frozen XSD by the pipeline; spyne's own deserialisation is
 bypassed (AnyXml), and every answer is validated against the frozen XSD after serialisation.
 """
 from __future__ import annotations
@@ -17,11 +17,11 @@ from spyne.util.xml import parse_schema_file
 
 from adapter.config import ValidationPolicy
 from adapter.contracts import WL1, WL1_NS
-from adapter.metrics import VALIDATION_FAILURES
-from adapter.soap import SoapFault, envelope, fault_element, parse_envelope
+from adapter.ops.metrics import VALIDATION_FAILURES
+from adapter.soap.envelope import SoapFault, envelope, fault_element, parse_envelope
 from adapter.wl1 import OPERATIONS
-from adapter.wl1.facade import Call, Facade, RateLimited, RequestInvalid
-from adapter.xmlsafe import Limits
+from adapter.wl1.pipeline import Call, Pipeline, RateLimited, RequestInvalid
+from adapter.soap.xmlsafe import Limits
 
 log = logging.getLogger("wl_adapter.wl1")
 
@@ -79,12 +79,12 @@ class Wl1Soap11(Soap11):
 CALL_KEY = "wl_adapter.call"  # the WSGI environ key under which the Call of a request is left for the audit
 
 
-def _method(operation: str, result_type: type, facade: Facade):
+def _method(operation: str, result_type: type, pipeline: Pipeline):
     def handler(ctx, request):
         call = Call(operation)
         ctx.transport.req_env[CALL_KEY] = call
         try:
-            result = facade.handle(operation, ctx.in_body_doc, call)
+            result = pipeline.handle(operation, ctx.in_body_doc, call)
         except RequestInvalid as exc:
             raise Fault("Client", f"the request does not match the WL 1.0 schema: {exc}") from None
         except RateLimited as exc:
@@ -122,9 +122,9 @@ def _answer_validator(policy: ValidationPolicy):
     return validate_answer
 
 
-def build_wsgi(facade: Facade, limits: Limits, policy: ValidationPolicy = ValidationPolicy()):
+def build_wsgi(pipeline: Pipeline, limits: Limits, policy: ValidationPolicy = ValidationPolicy()):
     types = result_types()
-    service = type("WhiteLabelSoap", (ServiceBase,), {op: _method(op, types[op], facade) for op in OPERATIONS})
+    service = type("WhiteLabelSoap", (ServiceBase,), {op: _method(op, types[op], pipeline) for op in OPERATIONS})
     out_protocol = Wl1Soap11(limits, cleanup_namespaces=True)
     out_protocol.event_manager.add_listener("after_serialize", _answer_validator(policy))
     app = Application([service], tns=WL1_NS, name="WhiteLabel",

@@ -22,8 +22,8 @@ from zeep.plugins import Plugin
 
 from adapter.config import UpstreamConfig, ValidationPolicy
 from adapter.contracts import WL2, WSA_NS, Problem, wsdl_path
-from adapter.metrics import UPSTREAM_ERRORS, VALIDATION_FAILURES
-from adapter.wl2 import addressing
+from adapter.ops.metrics import UPSTREAM_ERRORS, VALIDATION_FAILURES
+from adapter.soap import addressing
 from adapter.wl2.breaker import CircuitBreaker, CircuitOpen
 from adapter.wl2.transport import Urllib3Transport, pool
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from lxml import etree
 
 from adapter.contracts import SOAP11_ENV_NS, SOAP12_ENV_NS, WSA_NS
-from adapter.xmlsafe import Limits, XmlRejected, parse
+from adapter.soap.xmlsafe import Limits, XmlRejected, parse
 
 ENV = f"{{{SOAP11_ENV_NS}}}"
 NSMAP = {"soap": SOAP11_ENV_NS}

@@ -9,20 +9,20 @@ from datetime import timedelta
 
 import urllib3
 
-from adapter import metrics
-from adapter.app import MUTATIES_PATH, AdapterApp
-from adapter.audit import AuditSettings, record
+from adapter.ops import metrics
+from adapter.serve.routes import MUTATIES_PATH, Router
+from adapter.ops.audit import AuditSettings, record
 from adapter.config import Config
 from adapter.contracts import compile_all
-from adapter.housekeeping import Housekeeping
-from adapter.ratelimit import RateLimiter
-from adapter.subscriber import Subscriber
+from adapter.ops.housekeeping import Housekeeping
+from adapter.wl1.ratelimit import RateLimiter
+from adapter.mutations.subscriber import Subscriber
 from adapter.tenants import Tenants
-from adapter.upstream import Upstream
-from adapter.wl1.facade import Facade
+from adapter.wl2.clients import Wl2Clients
+from adapter.wl1.pipeline import Pipeline
 from adapter.wl1.service import CALL_KEY, build_wsgi
-from adapter.wl2.receiver import MutationReceiver
-from adapter.xmlsafe import Limits
+from adapter.mutations.receiver import MutationReceiver
+from adapter.soap.xmlsafe import Limits
 
 log = logging.getLogger("wl_adapter.server")
 
@@ -46,9 +46,9 @@ class Adapter:
         self.store = Store(config.store.url)
         self.store.migrate()
         self.tenants = Tenants(config.tenants)
-        self.upstream = Upstream(config.upstream, policy=config.validation)
+        self.upstream = Wl2Clients(config.upstream, policy=config.validation)
         self.subscriber = Subscriber(self.store, self.upstream, self.tenants, config.server.base_url + MUTATIES_PATH)
-        self.facade = Facade(config, self.tenants, self.store, self.upstream, self.subscriber,
+        self.pipeline = Pipeline(config, self.tenants, self.store, self.upstream, self.subscriber,
                              RateLimiter(config.limits.requests_per_second, config.limits.burst))
         self.housekeeping = Housekeeping(self.store, timedelta(days=config.mutations.retention_days),
                                          config.mutations.purge_interval_s)
@@ -56,8 +56,8 @@ class Adapter:
                                          on_stored=self._on_mutation_stored)
         self.audit = AuditSettings(config.audit.enabled, config.audit.bodies, config.audit.max_body_chars)
         limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
-        self.wsgi = AdapterApp(
-            build_wsgi(self.facade, limits, config.validation),
+        self.wsgi = Router(
+            build_wsgi(self.pipeline, limits, config.validation),
             config.server.max_body_bytes,
             routes={"/healthz": _json_route(lambda: ("200 OK", {"status": "ok"})),
                     "/readyz": _json_route(self.readiness),

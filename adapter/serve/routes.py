@@ -10,8 +10,8 @@ import time
 import uuid
 from collections.abc import Callable
 
-from adapter import soap
-from adapter.wsdl_serving import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
+from adapter.soap import envelope as soap
+from adapter.soap.wsdl import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
 
 log = logging.getLogger("wl_adapter.app")
 
@@ -57,7 +57,7 @@ def read_body(environ: dict, max_bytes: int) -> bytes | None:
     return None if len(data) > max_bytes else data
 
 
-class AdapterApp:
+class Router:
     def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
                  mutaties: WsgiApp | None = None, observer: Callable | None = None):
         self.wl1 = wl1

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from adapter import soap
+from adapter.soap import envelope as soap
 from adapter.contracts import WL2
 from adapter.store import Mutation
 from adapter.tenants import Tenants
 from adapter.translate.values import InvalidInput, xs_date
-from adapter.wl2 import addressing, xmlbuild
+from adapter.soap import addressing
+from adapter.wl2 import xmlbuild
 
 log = logging.getLogger("wl_adapter.receiver")
 

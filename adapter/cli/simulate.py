@@ -17,7 +17,7 @@ def _date(text: str) -> dt.date:
 
 
 def _oin(text: str) -> str:
-    from adapter.oin import is_oin
+    from adapter.soap.oin import is_oin
 
     if not is_oin(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not an OIN (20 letters or digits)")
@@ -61,11 +61,11 @@ def build(args: argparse.Namespace):
     from adapter.simulator.pushes import PushSender
     from adapter.simulator.scenarios import Scenarios
     from adapter.simulator.state import Simulator
-    from adapter.simulator.store import Store
+    from adapter.simulator.register import Register
 
     client_cert = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
     pushes = PushSender(args.oin, args.push_max_attempts, args.push_backoff_s, client_cert, args.push_ca or True)
-    return Simulator(Store.generated(args.seed, args.leerbedrijven), pushes, Scenarios(args.seed), args.oin,
+    return Simulator(Register.generated(args.seed, args.leerbedrijven), pushes, Scenarios(args.seed), args.oin,
                      args.today)
 
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    from adapter.httpserver import ServerOptions, run as serve
+    from adapter.serve.runner import ServerOptions, run as serve
     from adapter.simulator.app import make_app
 
     options = ServerOptions(host=args.host, port=args.port, workers=1, threads=args.threads,

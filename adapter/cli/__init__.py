@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from adapter import contracts
-    from adapter.xmlsafe import Limits, XmlRejected, parse
+    from adapter.soap.xmlsafe import Limits, XmlRejected, parse
 
     contract = contracts.CONTRACTS[args.contract] if args.contract else None
     worst = 0
@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The other subcommands live with what they run; each of these modules keeps its heavy imports inside its
 # command functions, so building the parser stays cheap.
-_SUBCOMMAND_MODULES = ("adapter.simulator.cli", "adapter.server_cli", "adapter.store_cli", "adapter.audit_cli",
-                       "adapter.demo")
+_SUBCOMMAND_MODULES = ("adapter.cli.simulate", "adapter.cli.serve", "adapter.cli.store", "adapter.cli.audit",
+                       "adapter.cli.demo")
 
 
 def _registrars() -> list:

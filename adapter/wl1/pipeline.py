@@ -1,6 +1,6 @@
 """The pipeline of one WL 1.0 call: licence -> tenant -> validate -> translate -> WL 2.0 -> translate back.
 
-``Facade.handle`` returns the WL 1.0 result as a dict; business outcomes are signaalcodes, never exceptions.
+``Pipeline.handle`` returns the WL 1.0 result as a dict; business outcomes are signaalcodes, never exceptions.
 It raises ``RequestInvalid`` only for a request that violates the WL 1.0 XSD (a soap:Client fault).
 """
 from __future__ import annotations
@@ -13,17 +13,17 @@ from lxml import etree
 
 from adapter.config import Config, Tenant
 from adapter.contracts import WL1, Problem
-from adapter.resolve import ResolutionRefused, UnknownCode, resolve_code
+from adapter.wl1.resolve import ResolutionRefused, UnknownCode, resolve_code
 from adapter.tenants import Tenants
-from adapter.translate import requests as to_wl2
-from adapter.translate import results as to_wl1
+from adapter.translate import to_wl2
+from adapter.translate import to_wl1
 from adapter.translate import values
 from adapter.translate.values import InvalidInput
 from adapter.wl1 import message
-from adapter.metrics import RATE_LIMITED, VALIDATION_FAILURES
+from adapter.ops.metrics import RATE_LIMITED, VALIDATION_FAILURES
 from adapter.wl2.client import Exchange, RequestNotExpressible, UpstreamError, UpstreamUnavailable
 
-log = logging.getLogger("wl_adapter.facade")
+log = logging.getLogger("wl_adapter.pipeline")
 LICENTIE_MAX = 64  # xsd/wl1.xsd, type Licentie
 
 
@@ -48,7 +48,7 @@ class Call:
     signaalcode: int | None = None
 
 
-class Facade:
+class Pipeline:
     def __init__(self, config: Config, tenants: Tenants, store, upstream, subscriber=None, rate_limiter=None):
         self.config = config
         self.rate_limiter = rate_limiter

@@ -34,7 +34,7 @@ def normalise_name(text: str) -> str:
     return _NON_ALNUM.sub(" ", fold(text).translate(_DROPPED)).strip()
 
 
-class StoreError(ValueError):
+class RegisterError(ValueError):
     """A change the register cannot apply; ``field`` names the input at fault."""
 
     def __init__(self, field: str, message: str):
@@ -43,7 +43,7 @@ class StoreError(ValueError):
         self.message = message
 
 
-class Store:
+class Register:
     def __init__(self, seed: int, companies: list[Company]):
         with gen.without_gc():
             self._build(seed, companies)
@@ -73,7 +73,7 @@ class Store:
         self._reorder()
 
     @classmethod
-    def generated(cls, seed: int, count: int) -> "Store":
+    def generated(cls, seed: int, count: int) -> "Register":
         return cls(seed, gen.generate(seed, count))
 
     def _reorder(self) -> None:
@@ -127,7 +127,7 @@ class Store:
         changed = [r for r in company.erkenningen
                    if r.crebo == crebo and (r.einddatum is None or r.einddatum >= ingangsdatum)]
         if not changed:
-            raise StoreError("crebonummer", f"leerbedrijf {company.leerbedrijf_id} has no recognition for "
+            raise RegisterError("crebonummer", f"leerbedrijf {company.leerbedrijf_id} has no recognition for "
                                             f"{crebo} running on {ingangsdatum.isoformat()}")
         for r in changed:
             r.einddatum, r.reden = last_day, reden
@@ -141,7 +141,7 @@ class Store:
 
     def change_id(self, company: Company, new_id: str) -> None:
         if new_id in self.by_id:
-            raise StoreError("nieuwLeerbedrijfId", f"{new_id} is already in use")
+            raise RegisterError("nieuwLeerbedrijfId", f"{new_id} is already in use")
         del self.by_id[company.leerbedrijf_id]
         company.leerbedrijf_id = new_id
         self.by_id[new_id] = company

@@ -44,7 +44,7 @@ def _body(data: bytes, settings: AuditSettings) -> str:
 
 def record(settings: AuditSettings, correlation_id: str, path: str, http_status: int, started: float,
            request: bytes, response: bytes, call) -> dict:
-    """Build (and log) the record of one call. ``call`` is the facade's Call, or None when the request never
+    """Build (and log) the record of one call. ``call`` is the pipeline's Call, or None when the request never
     reached an operation (malformed XML, unknown operation, oversize)."""
     entry: dict = {
         "type": "wl1_call",

@@ -9,7 +9,7 @@ from adapter.wl2.breaker import CircuitBreaker
 from adapter.wl2.client import Wl2Client
 
 
-class Upstream:
+class Wl2Clients:
     def __init__(self, cfg: UpstreamConfig, breaker: CircuitBreaker | None = None,
                  policy: ValidationPolicy = ValidationPolicy()):
         self.cfg = cfg

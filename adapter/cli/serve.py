@@ -10,7 +10,7 @@ import tempfile
 
 def _serve(args: argparse.Namespace) -> int:
     from adapter.config import ConfigError, load_config
-    from adapter.httpserver import ServerOptions, run
+    from adapter.serve.runner import ServerOptions, run
 
     try:
         config = load_config(args.config)
@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
     built = []
 
     def factory():
-        from adapter.server import Adapter
+        from adapter.serve.build import Adapter
 
         built.append(Adapter(config))
         return built[0].wsgi

@@ -119,9 +119,9 @@ def _cmd_subscriptions_list(args: argparse.Namespace) -> int:
 
 def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
     from adapter.config import ConfigError, load_config
-    from adapter.app import MUTATIES_PATH
-    from adapter.subscriptions_sync import sync_subscriptions
-    from adapter.upstream import Upstream
+    from adapter.serve.routes import MUTATIES_PATH
+    from adapter.mutations.sync import sync_subscriptions
+    from adapter.wl2.clients import Wl2Clients
     from adapter.wl2.client import UpstreamUnavailable
 
     try:
@@ -134,7 +134,7 @@ def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
                     else "the configuration has no schools ([[tenants]])")
     store = open_store(args)
     try:
-        results = sync_subscriptions(store, Upstream(config.upstream), tenants,
+        results = sync_subscriptions(store, Wl2Clients(config.upstream), tenants,
                                      config.server.base_url + MUTATIES_PATH)
     except UpstreamUnavailable as exc:
         raise _Exit(EXIT_BAD_ROWS, f"WL 2.0 at {config.upstream.url} is unreachable ({exc}); "

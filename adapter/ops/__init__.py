@@ -1,0 +1,1 @@
+"""What operators see: the audit trail, Prometheus metrics, housekeeping (purge of delivered mutations)."""
