@@ -13,15 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapter.errors import ConfigError
 from adapter.soap.oin import is_oin, is_school_oin
 
 ENV_PREFIX = "WL_ADAPTER_"
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 VALIDATION_MODES = ("enforce", "report", "off")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,7 @@ def _build(cls: type, data: dict, prefix: str):
     if unknown:
         raise ConfigError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(fields)})")
     types = {"bool": bool, "int": int, "float": float, "str": str}
-    kwargs = {k: _coerce(f"{prefix}.{k}", v, types[fields[k].type]) for k, v in data.items()}
+    kwargs = {k: _coerce(f"{prefix}.{k}", v, types[str(fields[k].type)]) for k, v in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -224,7 +221,8 @@ def _check(config: Config) -> None:
         if not SHA256_PATTERN.match(t.licence_sha256):
             raise ConfigError(f"{where}.licence_sha256: expected 64 hex digits (SHA-256 of the licence key)")
         if t.licence_sha256.lower() in seen:
-            raise ConfigError(f"{where}.licence_sha256: the same licence is already used by {seen[t.licence_sha256.lower()]}")
+            other = seen[t.licence_sha256.lower()]
+            raise ConfigError(f"{where}.licence_sha256: the same licence is already used by {other}")
         seen[t.licence_sha256.lower()] = t.name
         if bool(t.client_cert) != bool(t.client_key):
             raise ConfigError(f"{where}.client_key: client_cert and client_key go together")

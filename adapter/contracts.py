@@ -13,11 +13,14 @@ from pathlib import Path
 
 from lxml import etree
 
-WL1_NS = "urn:sbb:whitelabel:1.0"
-WL2_NS = "urn:sbb:whitelabel:2.0"
-WSA_NS = "http://www.w3.org/2005/08/addressing"
-SOAP11_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
+from adapter import ns
+
+# the names other modules import from here; the values live in adapter/ns.py
+WL1_NS = ns.WL1
+WL2_NS = ns.WL2
+WSA_NS = ns.WSA
+SOAP11_ENV_NS = ns.SOAP11_ENV
+SOAP12_ENV_NS = ns.SOAP12_ENV
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WSDL_DIR = PACKAGE_DIR / "wsdl"
@@ -107,7 +110,7 @@ class Contract:
     @cached_property
     def message_elements(self) -> frozenset[str]:
         return frozenset(
-            el.get("name") for el in self._schema_doc.getroot().iterchildren("{http://www.w3.org/2001/XMLSchema}element")
+            el.get("name") for el in self._schema_doc.getroot().iterchildren(f"{{{ns.XSD}}}element")
         )
 
     def validate(self, element: etree._Element) -> list[Problem]:

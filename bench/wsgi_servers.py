@@ -17,11 +17,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
-from loadgen import run  # noqa: E402
-from run import WL1_BODY  # noqa: E402
-
 from conftest import LICENCE, start_simulator_process, write_config  # noqa: E402
 from helpers import ROOT, free_port  # noqa: E402
+from loadgen import run  # noqa: E402
+from run import WL1_BODY  # noqa: E402
 
 WAITRESS = """
 import sys, waitress

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 import zeep
+from helpers import ROOT, Server, free_port
 
 from adapter.simulator import DEFAULT_OIN
 from adapter.tenants import licence_hash
-from helpers import ROOT, Server, free_port
 
 TODAY = "2026-11-29"
 LICENCE = "test-licentie-roc-1"

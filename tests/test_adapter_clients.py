@@ -22,11 +22,11 @@ import suds.client
 import zeep
 import zeep.exceptions
 import zeep.helpers
+from conftest import LICENCE, TODAY
 from lxml import etree
 from suds.sudsobject import Object as SudsObject
 
 from adapter.serve.routes import LEGACY_PATHS
-from conftest import LICENCE, TODAY
 
 ROOT = Path(__file__).resolve().parent.parent
 PHP_SCRIPT = Path(__file__).resolve().parent / "php" / "call.php"

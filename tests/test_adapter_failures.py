@@ -11,10 +11,9 @@ import time
 
 import pytest
 import requests
-from lxml import etree
-
 from conftest import LICENCE, TODAY, AdapterServer, start_simulator_process
 from helpers import free_port
+from lxml import etree
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1 = "urn:sbb:whitelabel:1.0"

@@ -14,10 +14,18 @@ from collections import Counter
 
 import pytest
 import requests
+from conftest import (
+    LICENCE,
+    OTHER_LICENCE,
+    OTHER_SCHOOL_OIN,
+    SCHOOL_OIN,
+    TODAY,
+    AdapterServer,
+    start_simulator_process,
+    wl1_client,
+)
 
 from adapter.simulator.tables import QUALIFICATIONS
-from conftest import (LICENCE, OTHER_LICENCE, OTHER_SCHOOL_OIN, SCHOOL_OIN, TODAY, AdapterServer,
-                      start_simulator_process, wl1_client)
 
 TODAY_D = dt.date.fromisoformat(TODAY)
 

@@ -6,10 +6,10 @@ import http.client
 import socket
 
 import pytest
+from conftest import LICENCE, TODAY
 from lxml import etree
 
 from adapter.serve.routes import LEGACY_PATHS
-from conftest import LICENCE, TODAY
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1 = "urn:sbb:whitelabel:1.0"

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import requests
-
 from conftest import LICENCE
 from helpers import ROOT
 

@@ -7,14 +7,26 @@ from datetime import date
 
 import pytest
 import requests
+from conftest import LICENCE, AdapterServer, start_simulator_process
 from lxml import etree
+from test_mutations_bridge import (
+    SCHOOLS,
+    CompanyPool,
+    School,
+    fire,
+    geef_mutaties,
+    mutaties_of,
+    post_push,
+    push_body,
+    push_envelope,
+    schools_config,
+    sim_companies,
+    subscribe,
+    wait_acknowledged,
+)
+from test_store_fixtures import SCHOOL, clock, guid, store, store_url  # noqa: F401 (fixtures)
 
 from adapter.store import Mutation
-from conftest import LICENCE, AdapterServer, start_simulator_process
-from test_mutations_bridge import (SCHOOLS, CompanyPool, School, fire, geef_mutaties, mutaties_of, post_push,
-                                   push_body, push_envelope, schools_config, sim_companies, subscribe,
-                                   wait_acknowledged)
-from test_store_fixtures import SCHOOL, clock, guid, store, store_url  # noqa: F401 (fixtures)
 
 FANOUT = School(len(SCHOOLS) + 1)
 

@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 import requests
+from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, start_simulator_process
+from helpers import ROOT, free_port
 from lxml import etree
 
 from adapter.tenants import licence_hash
-from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, start_simulator_process
-from helpers import ROOT, free_port
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1_NS = "urn:sbb:whitelabel:1.0"
@@ -169,7 +169,7 @@ def test_audit_record_links_the_four_messages(adapter, simulator, company):
     messages = rec["messages"]
     assert messages["wl1_request"].count("GeefDetails") >= 1
     assert wl2["message_id"] in messages["wl2"][0]["request"]  # wsa:MessageID
-    assert f"RelatesTo" in messages["wl2"][0]["response"] and wl2["message_id"] in messages["wl2"][0]["response"]
+    assert "RelatesTo" in messages["wl2"][0]["response"] and wl2["message_id"] in messages["wl2"][0]["response"]
     assert "GeefDetailsResponse" in messages["wl1_response"]
     # the WL 2.0 MessageID is the one SBB (the simulator) received
     seen = requests.get(f"{simulator.url}/admin/messages", params={"limit": 200}, timeout=5).json()["messages"]

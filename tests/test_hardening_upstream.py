@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from lxml import etree
-
 from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, SIM_COMPANIES, TODAY, start_simulator_process, write_config
 from helpers import Server, free_port
+from lxml import etree
 from tls import make_pki
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"

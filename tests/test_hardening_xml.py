@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import LICENCE
 from lxml import etree
 
-from adapter.soap.xmlsafe import Limits, XmlRejected, parse
-from conftest import LICENCE
+from adapter.errors import XmlRejected
+from adapter.soap.xmlsafe import Limits, parse
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 MIB = 1024 * 1024

@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-
 from conftest import LICENCE
 
 # An IdentificeerLeerbedrijfResponse with a 41-digit LeerbedrijfId: it violates wl2.xsd ([0-9]{1,12}), and

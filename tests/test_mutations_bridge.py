@@ -17,6 +17,16 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import (
+    OTHER_LICENCE,
+    SIM_COMPANIES,
+    TODAY,
+    AdapterServer,
+    start_simulator_process,
+    wl1_client,
+    write_config,
+)
+from helpers import ROOT, free_port
 from lxml import etree
 from zeep.helpers import serialize_object
 
@@ -24,9 +34,6 @@ from adapter.config import UpstreamConfig
 from adapter.simulator import DEFAULT_OIN as SBB_OIN
 from adapter.tenants import licence_hash
 from adapter.wl2.clients import Wl2Clients
-from conftest import OTHER_LICENCE, SIM_COMPANIES, TODAY, AdapterServer, start_simulator_process, wl1_client, \
-    write_config
-from helpers import ROOT, free_port
 
 WL2_NS = "urn:sbb:whitelabel:2.0"
 WSA_NS = "http://www.w3.org/2005/08/addressing"

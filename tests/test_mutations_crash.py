@@ -7,8 +7,17 @@ import threading
 import time
 
 from conftest import LICENCE, SCHOOL_OIN, AdapterServer, start_simulator_process
-from test_mutations_bridge import CompanyPool, admin, fire, push_signature, read_all, signature, sim_companies, \
-    subscribe, wait_until
+from test_mutations_bridge import (
+    CompanyPool,
+    admin,
+    fire,
+    push_signature,
+    read_all,
+    signature,
+    sim_companies,
+    subscribe,
+    wait_until,
+)
 
 EVENTS = 40
 KILLS = 2

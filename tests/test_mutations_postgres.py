@@ -11,11 +11,29 @@ import threading
 import uuid
 
 import pytest
-
 from conftest import OTHER_LICENCE, AdapterServer, start_simulator_process
-from test_mutations_bridge import CompanyPool, School, admin, assert_acknowledgement, fire, geef_mutaties, \
-    import_sim_mapping, mutaties_of, post_push, push_body, push_envelope, push_signature, read_all, schools_config, \
-    signature, sim_companies, subscribe, verify, wait_acknowledged, wait_until
+from test_mutations_bridge import (
+    CompanyPool,
+    School,
+    admin,
+    assert_acknowledgement,
+    fire,
+    geef_mutaties,
+    import_sim_mapping,
+    mutaties_of,
+    post_push,
+    push_body,
+    push_envelope,
+    push_signature,
+    read_all,
+    schools_config,
+    signature,
+    sim_companies,
+    subscribe,
+    verify,
+    wait_acknowledged,
+    wait_until,
+)
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SCHOOLS = {name: School(n) for n, name in enumerate(["two_adapters", "id_change", "raw", "cursor", "down"], start=20)}

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import create_engine, text
-
 from conftest import LICENCE, OTHER_LICENCE, OTHER_SCHOOL_OIN, SCHOOL_OIN
+from sqlalchemy import create_engine, text
 from test_mutations_bridge import geef_mutaties, mutaties_of, post_push, push_body, push_envelope
 
 

@@ -13,13 +13,13 @@ import sys
 from collections import Counter
 
 import pytest
+from helpers import ROOT
 
-from adapter.soap.oin import is_school_oin
 from adapter.simulator import DEFAULT_OIN
 from adapter.simulator.generate import details, generate
 from adapter.simulator.model import ERKEND, INGETROKKEN, NIET_ERKEND, Recognition, verdict
 from adapter.simulator.tables import QUALIFICATIONS, TOWNS
-from helpers import ROOT
+from adapter.soap.oin import is_school_oin
 
 COUNT = 2000
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import requests
 import zeep
+from conftest import OTHER_SCHOOL_OIN, SCHOOL_OIN, TODAY, start_simulator_process  # noqa: F401 (re-exported)
+from helpers import Server
 from lxml import etree
 from zeep.plugins import HistoryPlugin
 
 from adapter.contracts import SOAP11_ENV_NS, WL2, WL2_NS, WSA_NS
 from adapter.simulator import DEFAULT_OIN
-from conftest import OTHER_SCHOOL_OIN, SCHOOL_OIN, TODAY, start_simulator_process  # noqa: F401 (re-exported)
-from helpers import Server
 
 NOT_A_SCHOOL_OIN = "00000001234567890000"
 ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"

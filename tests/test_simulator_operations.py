@@ -10,10 +10,10 @@ import datetime as dt
 import uuid
 
 import pytest
+from test_simulator_fixtures import OTHER_SCHOOL_OIN, TODAY, SimClient, code, start_simulator
 
 from adapter.simulator.generate import generate
 from adapter.simulator.tables import QUALIFICATIONS
-from test_simulator_fixtures import OTHER_SCHOOL_OIN, TODAY, SimClient, code, start_simulator
 
 TODAY_DATE = dt.date.fromisoformat(TODAY)
 

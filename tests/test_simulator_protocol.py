@@ -11,13 +11,21 @@ import pytest
 import requests
 import zeep
 from lxml import etree
+from test_simulator_fixtures import (
+    ANONYMOUS,
+    ENV,
+    NOT_A_SCHOOL_OIN,
+    SCHOOL_OIN,
+    SimClient,
+    W,
+    code,
+    start_simulator,
+)
 
 from adapter.contracts import WL2, WL2_NS, WSA_NS
+from adapter.errors import XmlRejected
 from adapter.simulator import DEFAULT_OIN
-from adapter.soap.xmlsafe import XmlRejected, parse
-from test_simulator_fixtures import (
-    ANONYMOUS, ENV, NOT_A_SCHOOL_OIN, SCHOOL_OIN, W, SimClient, code, start_simulator,
-)
+from adapter.soap.xmlsafe import parse
 
 VERIFY_BODY = (f'<wl2:VerifieerAccreditatieRequest xmlns:wl2="{WL2_NS}"><wl2:BerichtID>{uuid.uuid4()}'
                '</wl2:BerichtID><wl2:LeerbedrijfId>100001</wl2:LeerbedrijfId><wl2:Crebonummer>{crebo}'
@@ -153,7 +161,7 @@ def test_a_sender_that_is_not_a_school_gets_90(sim):
     (b"", "empty"),
     (envelope(VERIFY_BODY.format(crebo="12a45"), _headers()), "Crebonummer"),
     (envelope(f'<wl2:BestaatNietRequest xmlns:wl2="{WL2_NS}"/>', _headers()), "unknown operation"),
-    (envelope(f'<x:VerifieerAccreditatieRequest xmlns:x="urn:other"/>', _headers()), "unknown operation"),
+    (envelope('<x:VerifieerAccreditatieRequest xmlns:x="urn:other"/>', _headers()), "unknown operation"),
     (envelope(f'<wl2:MutatieLeerbedrijfRequest xmlns:wl2="{WL2_NS}"/>',
               _headers(Action="urn:sbb:whitelabel:2.0/MutatieLeerbedrijf")), "Afleveradres"),
 ])

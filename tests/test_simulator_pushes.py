@@ -13,13 +13,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import free_port
+from test_simulator_fixtures import ANONYMOUS, SCHOOL_OIN, TODAY, N, SimClient, W, code, start_simulator
 
 from adapter.contracts import WL2, WL2_NS
 from adapter.simulator import DEFAULT_OIN
 from adapter.soap.envelope import envelope, parse_envelope, to_bytes, wsa
 from adapter.soap.xmlsafe import parse
-from helpers import free_port
-from test_simulator_fixtures import ANONYMOUS, N, SCHOOL_OIN, TODAY, W, SimClient, code, start_simulator
 
 
 class Receiver:

@@ -12,9 +12,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import ROOT
 
 from adapter.store import Store
-from helpers import ROOT
 
 PG_DSN = os.environ.get("WL_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_URL = os.environ.get("WL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

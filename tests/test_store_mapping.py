@@ -3,9 +3,10 @@ and following SBB's ID changes, chains included."""
 from __future__ import annotations
 
 import pytest
-
-from adapter.store import MappingImportError, Store
 from test_store_fixtures import clock, store, store_url, wl_adapter  # noqa: F401 (fixtures)
+
+from adapter.errors import MappingImportError
+from adapter.store import Store
 
 
 def _import(tmp_path, store_url, content: bytes | str, name="codes.csv"):

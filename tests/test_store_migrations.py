@@ -7,14 +7,15 @@ import time
 from datetime import date
 
 import pytest
+from helpers import ROOT
 from sqlalchemy import inspect, select
+from test_store_fixtures import SCHOOL, clock, guid, store, store_url  # noqa: F401 (fixtures)
 
-from adapter.store import LATEST_VERSION, Mutation, SchemaTooNew, Store, StoreUnavailable
+from adapter.errors import SchemaTooNew, StoreUnavailable
+from adapter.store import LATEST_VERSION, Mutation, Store
 from adapter.store.engine import read_transaction
 from adapter.store.migrations import MIGRATIONS, Migration, migrate
 from adapter.store.schema import metadata, schema_version
-from helpers import ROOT
-from test_store_fixtures import SCHOOL, clock, guid, store, store_url  # noqa: F401 (fixtures)
 
 
 def _versions(s: Store) -> list[int]:

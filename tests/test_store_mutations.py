@@ -9,10 +9,10 @@ import time
 from datetime import date, timedelta
 
 import pytest
-
-from adapter.store import Mutation, Store
 from helpers import ROOT
 from test_store_fixtures import OTHER_SCHOOL, SCHOOL, clock, guid, store, store_url  # noqa: F401 (fixtures)
+
+from adapter.store import Mutation, Store
 
 
 def _mutation(n, soort="ERKENNING_INGETROKKEN", **kw) -> Mutation:

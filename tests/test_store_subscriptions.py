@@ -8,11 +8,11 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-
-from adapter.store import (Store, Subscription, SubscriptionImportError, UpstreamSubscription,
-                           plan_subscription_sync)
 from helpers import ROOT
 from test_store_fixtures import OTHER_SCHOOL, SCHOOL, clock, guid, store, store_url, wl_adapter  # noqa: F401
+
+from adapter.errors import SubscriptionImportError
+from adapter.store import Store, Subscription, UpstreamSubscription, plan_subscription_sync
 
 
 def test_an_intent_is_recorded_once_and_not_for_an_existing_subscription(store):

@@ -3,10 +3,8 @@ from datetime import date
 
 import pytest
 
-from adapter.translate import to_wl2
-from adapter.translate import to_wl1
-from adapter.translate import values
-from adapter.translate.values import InvalidInput
+from adapter.errors import InvalidInput
+from adapter.translate import to_wl1, to_wl2, values
 
 
 @pytest.mark.parametrize("given", ["1234 ab", "1234AB", "1234ab", " 1234  Ab "])

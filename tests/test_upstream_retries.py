@@ -9,11 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from conftest import LICENCE, SCHOOL_OIN
 
 from adapter.config import UpstreamConfig
+from adapter.errors import UpstreamUnavailable
 from adapter.simulator import DEFAULT_OIN
-from adapter.wl2.client import UpstreamUnavailable, Wl2Client
-from conftest import LICENCE, SCHOOL_OIN
+from adapter.wl2.client import Wl2Client
 
 
 class FlakyFront:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from adapter import contracts
-    from adapter.soap.xmlsafe import Limits, XmlRejected, parse
+    from adapter.errors import XmlRejected
+    from adapter.soap.xmlsafe import Limits, parse
 
     contract = contracts.CONTRACTS[args.contract] if args.contract else None
     worst = 0

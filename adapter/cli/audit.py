@@ -27,7 +27,8 @@ def records(lines, correlation_id: str | None = None, operation: str | None = No
 
 
 def summary(rec: dict) -> str:
-    legs = ", ".join(f"{leg['operation']} {leg['elapsed_ms']:.0f} ms" + (f" [{leg['error']}]" if leg.get("error") else "")
+    legs = ", ".join(f"{leg['operation']} {leg['elapsed_ms']:.0f} ms"
+                     + (f" [{leg['error']}]" if leg.get("error") else "")
                      for leg in rec.get("wl2", []))
     problems = "; ".join(rec.get("wl1_request_problems") or [])
     return (f"{rec['time']} {rec['correlation_id']} {rec.get('tenant') or '-'} {rec.get('operation') or '-'} "

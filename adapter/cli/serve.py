@@ -9,7 +9,8 @@ import tempfile
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from adapter.config import ConfigError, load_config
+    from adapter.config import load_config
+    from adapter.errors import ConfigError
     from adapter.serve.runner import ServerOptions, run
 
     try:

@@ -59,9 +59,9 @@ def export_mapping(seed: int, count: int, path: str) -> int:
 def build(args: argparse.Namespace):
     """The simulator state for these options (also used by the benchmark and tests)."""
     from adapter.simulator.pushes import PushSender
+    from adapter.simulator.register import Register
     from adapter.simulator.scenarios import Scenarios
     from adapter.simulator.state import Simulator
-    from adapter.simulator.register import Register
 
     client_cert = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
     pushes = PushSender(args.oin, args.push_max_attempts, args.push_backoff_s, client_cert, args.push_ca or True)
@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    from adapter.serve.runner import ServerOptions, run as serve
+    from adapter.serve.runner import ServerOptions
+    from adapter.serve.runner import run as serve
     from adapter.simulator.app import make_app
 
     options = ServerOptions(host=args.host, port=args.port, workers=1, threads=args.threads,

@@ -28,7 +28,8 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
 def store_url(args: argparse.Namespace) -> str:
     if args.store_url:
         return args.store_url
-    from adapter.config import ConfigError, load_config
+    from adapter.config import load_config
+    from adapter.errors import ConfigError
 
     try:
         return load_config(args.config).store.url
@@ -63,8 +64,8 @@ def _run(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
 
 def _import(args: argparse.Namespace, columns: tuple[str, ...], load) -> int:
     """Read FILE, hand its rows to ``load(store, rows)``, report the counts or every bad line."""
-    from adapter.store import ImportRejected
-    from adapter.store.csvfile import UnreadableFile, read_rows
+    from adapter.errors import ImportRejected, UnreadableFile
+    from adapter.store.csvfile import read_rows
 
     try:
         rows = read_rows(args.file, columns)
@@ -111,18 +112,18 @@ def _cmd_subscriptions_list(args: argparse.Namespace) -> int:
                "-", i.created_at.isoformat(timespec="seconds")) for i in pending]
     widths = [max(len(row[col]) for row in table) for col in range(len(table[0]))]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     if len(table) == 1:
         print("(no subscriptions)")
     return 0
 
 
 def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
-    from adapter.config import ConfigError, load_config
-    from adapter.serve.routes import MUTATIES_PATH
+    from adapter.config import load_config
+    from adapter.errors import ConfigError, UpstreamUnavailable
     from adapter.mutations.sync import sync_subscriptions
+    from adapter.serve.routes import MUTATIES_PATH
     from adapter.wl2.clients import Wl2Clients
-    from adapter.wl2.client import UpstreamUnavailable
 
     try:
         config = load_config(args.config)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from adapter.soap import envelope as soap
 from adapter.contracts import WL2
+from adapter.errors import InvalidInput
+from adapter.soap import addressing
+from adapter.soap import envelope as soap
 from adapter.store import Mutation
 from adapter.tenants import Tenants
-from adapter.translate.values import InvalidInput, xs_date
-from adapter.soap import addressing
+from adapter.translate.values import xs_date
 from adapter.wl2 import xmlbuild
 
 log = logging.getLogger("wl_adapter.receiver")
@@ -66,7 +67,7 @@ class MutationReceiver:
         tenant = self.tenants.by_oin(wsa.to_oin)
         if tenant is None:
             return 90, f"wsa:To: OIN {wsa.to_oin} is not a school served here"
-        fields = {_FIELDS[el.tag.rpartition("}")[2]]: el.text or ""
+        fields: dict = {_FIELDS[el.tag.rpartition("}")[2]]: el.text or ""
                   for el in body if isinstance(el.tag, str) and el.tag.rpartition("}")[2] in _FIELDS}
         fields = {k: v if k == "toelichting" else v.strip() for k, v in fields.items()}  # Toelichting verbatim
         if fields["soort"] == "LEERBEDRIJFID_GEWIJZIGD" and not fields.get("oud_leerbedrijf_id"):

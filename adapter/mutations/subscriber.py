@@ -9,8 +9,8 @@ import logging
 import threading
 from datetime import timedelta
 
+from adapter.errors import UpstreamError, UpstreamUnavailable
 from adapter.tenants import Tenants
-from adapter.wl2.client import UpstreamError, UpstreamUnavailable
 
 log = logging.getLogger("wl_adapter.subscriber")
 

@@ -13,13 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from adapter.config import Tenant
+from adapter.errors import SyncError
 from adapter.store.sync import SyncPlan, UpstreamSubscription, plan_subscription_sync
 
 ENDED_ALREADY = 31  # BeeindigAbonnement: subscription unknown, i.e. it is gone already
-
-
-class SyncError(Exception):
-    """WL 2.0 answered, but not usefully (a signaalcode other than 0, or an unusable answer) for one school."""
 
 
 @dataclass
@@ -73,7 +70,7 @@ def running_upstream(client, tenant: Tenant, afleveradres: str) -> list[Upstream
 
 def sync_tenant(store, upstream, tenant: Tenant, afleveradres: str) -> TenantSync:
     """Reconcile one school. Raises UpstreamUnavailable when WL 2.0 cannot be reached."""
-    from adapter.wl2.client import UpstreamError
+    from adapter.errors import UpstreamError
 
     result = TenantSync(tenant)
     client = upstream.for_tenant(tenant)

@@ -8,7 +8,12 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from adapter.config import AuditConfig
+
+if TYPE_CHECKING:
+    from adapter.wl1.call import Call
 
 log = logging.getLogger("wl_adapter.audit")
 
@@ -28,37 +33,29 @@ def mask(xml: bytes | str) -> str:
     return _OPEN.sub(lambda m: m.group(1) + "***", text)
 
 
-@dataclass(frozen=True)
-class AuditSettings:
-    enabled: bool = True
-    bodies: bool = False
-    max_body_chars: int = 4000
-
-
-def _body(data: bytes, settings: AuditSettings) -> str:
+def _body(data: bytes, settings: AuditConfig) -> str:
     text = mask(data)
     if len(text) > settings.max_body_chars:
         text = text[: settings.max_body_chars] + f"...[{len(text) - settings.max_body_chars} more]"
     return text
 
 
-def record(settings: AuditSettings, correlation_id: str, path: str, http_status: int, started: float,
-           request: bytes, response: bytes, call) -> dict:
-    """Build (and log) the record of one call. ``call`` is the pipeline's Call, or None when the request never
-    reached an operation (malformed XML, unknown operation, oversize)."""
+def record(settings: AuditConfig, call: Call) -> dict:
+    """Build (and log) the record of one finished call; ``call.operation`` is None when the request never reached
+    an operation (malformed XML, unknown operation, oversize)."""
     entry: dict = {
         "type": "wl1_call",
-        "correlation_id": correlation_id,
+        "correlation_id": call.correlation_id,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "path": path,
-        "http_status": http_status,
-        "operation": getattr(call, "operation", None),
-        "tenant": call.tenant.name if call is not None and call.tenant else None,
-        "tenant_oin": call.tenant.oin if call is not None and call.tenant else None,
-        "signaalcode": getattr(call, "signaalcode", None),
-        "wl1_request_valid": not call.request_problems if call is not None else None,
-        "wl1_request_problems": [str(p) for p in call.request_problems] if call is not None else [],
-        "total_ms": round((time.monotonic() - started) * 1000, 2),
+        "path": call.path,
+        "http_status": call.http_status,
+        "operation": call.operation,
+        "tenant": call.tenant.name if call.tenant else None,
+        "tenant_oin": call.tenant.oin if call.tenant else None,
+        "signaalcode": call.signaalcode,
+        "wl1_request_valid": not call.request_problems if call.operation is not None else None,
+        "wl1_request_problems": [str(p) for p in call.request_problems],
+        "total_ms": round(call.elapsed_s * 1000, 2),
         "wl2": [
             {
                 "operation": ex.operation,
@@ -69,16 +66,26 @@ def record(settings: AuditSettings, correlation_id: str, path: str, http_status:
                 "response_problems": [str(p) for p in ex.response_problems],
                 "error": ex.error or None,
             }
-            for ex in (call.exchanges if call is not None else [])
+            for ex in call.exchanges
         ],
     }
     if settings.bodies:
         entry["messages"] = {
-            "wl1_request": _body(request, settings),
+            "wl1_request": _body(call.request, settings),
             "wl2": [{"request": _body(ex.request, settings), "response": _body(ex.response, settings)}
-                    for ex in (call.exchanges if call is not None else [])],
-            "wl1_response": _body(response, settings),
+                    for ex in call.exchanges],
+            "wl1_response": _body(call.response, settings),
         }
     if settings.enabled:
         log.info(json.dumps(entry, ensure_ascii=False))
     return entry
+
+
+class Audit:
+    """The audit trail as a call listener."""
+
+    def __init__(self, settings: AuditConfig):
+        self.settings = settings
+
+    def call_done(self, call: Call) -> None:
+        record(self.settings, call)

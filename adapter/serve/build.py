@@ -1,28 +1,28 @@
 """Builds the adapter from its configuration: store, tenants, WL 2.0 clients, the WL 1.0 service, the routes,
-and what is observed of every call (audit record, metrics)."""
+and the listeners told of every call and exchange (audit trail, metrics)."""
 from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import timedelta
 
 import urllib3
 
-from adapter.ops import metrics
-from adapter.serve.routes import MUTATIES_PATH, Router
-from adapter.ops.audit import AuditSettings, record
 from adapter.config import Config
 from adapter.contracts import compile_all
-from adapter.ops.housekeeping import Housekeeping
-from adapter.wl1.ratelimit import RateLimiter
-from adapter.mutations.subscriber import Subscriber
-from adapter.tenants import Tenants
-from adapter.wl2.clients import Wl2Clients
-from adapter.wl1.pipeline import Pipeline
-from adapter.wl1.service import CALL_KEY, build_wsgi
 from adapter.mutations.receiver import MutationReceiver
+from adapter.mutations.subscriber import Subscriber
+from adapter.ops import metrics
+from adapter.ops.audit import Audit
+from adapter.ops.housekeeping import Housekeeping
+from adapter.serve.routes import MUTATIES_PATH, Router
 from adapter.soap.xmlsafe import Limits
+from adapter.tenants import Tenants
+from adapter.wl1.call import CallListeners
+from adapter.wl1.pipeline import Pipeline
+from adapter.wl1.ratelimit import RateLimiter
+from adapter.wl1.service import build_wsgi
+from adapter.wl2.clients import Wl2Clients
 
 log = logging.getLogger("wl_adapter.server")
 
@@ -54,7 +54,9 @@ class Adapter:
                                          config.mutations.purge_interval_s)
         self.receiver = MutationReceiver(self.store, self.tenants, config.upstream.oin,
                                          on_stored=self._on_mutation_stored)
-        self.audit = AuditSettings(config.audit.enabled, config.audit.bodies, config.audit.max_body_chars)
+        self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state)
+        self.upstream.on_exchange.append(self.metrics.exchange_done)
+        self.audit = Audit(config.audit)
         limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
         self.wsgi = Router(
             build_wsgi(self.pipeline, limits, config.validation),
@@ -63,7 +65,7 @@ class Adapter:
                     "/readyz": _json_route(self.readiness),
                     "/metrics": metrics.wsgi},
             mutaties=self.receiver,
-            observer=self.observe,
+            listeners=CallListeners(self.audit.call_done, self.metrics.call_done),
         )
         compile_all()
 
@@ -73,23 +75,9 @@ class Adapter:
         self.subscriber.start()
         self.housekeeping.start()
 
-    def observe(self, environ, status: str, request: bytes, response: bytes, started: float,
-                correlation_id: str) -> None:
-        call = environ.get(CALL_KEY)
-        http_status = int(status[:3])
-        if call is not None and call.signaalcode is not None:
-            metrics.CALLS.labels(call.operation, call.tenant.name if call.tenant else "-", str(call.signaalcode)).inc()
-            metrics.LEG_SECONDS.labels("wl1", call.operation).observe(time.monotonic() - started)
-            for ex in call.exchanges:
-                metrics.LEG_SECONDS.labels("wl2", call.operation).observe(ex.elapsed_s)
-        if http_status >= 400:
-            metrics.FAULTS.labels("Client" if b"soap:Client" in response else "Server").inc()
-        metrics.BREAKER_OPEN.set(0 if self.upstream.breaker.state == "closed" else 1)
-        record(self.audit, correlation_id, environ.get("PATH_INFO", ""), http_status, started, request, response, call)
-
     def _on_mutation_stored(self, tenant_oin: str, stored, mutation) -> None:
         tenant = self.tenants.by_oin(tenant_oin)
-        metrics.MUTATIONS_RECEIVED.labels(tenant.name if tenant else tenant_oin, str(stored.created).lower()).inc()
+        self.metrics.mutation_stored(tenant.name if tenant else tenant_oin, stored.created)
 
     def readiness(self) -> tuple[str, dict]:
         checks = {"schemas": "ok"}

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-import time
 import uuid
 from collections.abc import Callable
 
 from adapter.soap import envelope as soap
 from adapter.soap.wsdl import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
-
-log = logging.getLogger("wl_adapter.app")
+from adapter.wl1.call import ENVIRON_KEY, Call, CallListeners
 
 LEGACY_PATHS = (
     "/wl1",
@@ -59,12 +56,12 @@ def read_body(environ: dict, max_bytes: int) -> bytes | None:
 
 class Router:
     def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
-                 mutaties: WsgiApp | None = None, observer: Callable | None = None):
+                 mutaties: WsgiApp | None = None, listeners: CallListeners | None = None):
         self.wl1 = wl1
         self.max_body_bytes = max_body_bytes
         self.routes = routes or {}  # exact path -> app (metrics, health)
         self.mutaties = mutaties
-        self.observer = observer  # (environ, status, request, response, started, correlation_id) after each WL 1.0 call
+        self.listeners = listeners or CallListeners()  # told of every finished WL 1.0 call
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or "/"
@@ -77,7 +74,8 @@ class Router:
                     location = request_base_url(environ) + path
                     return _respond(start_response, "200 OK", wsdl_for("wl1", location), "text/xml; charset=utf-8")
                 return _respond(start_response, "200 OK",
-                                f"WL 1.0 White Label service. WSDL: {path}?wsdl\n".encode(), "text/plain; charset=utf-8")
+                                f"WL 1.0 White Label service. WSDL: {path}?wsdl\n".encode(),
+                                "text/plain; charset=utf-8")
             if method != "POST":
                 return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
             return self._observed(environ, start_response)
@@ -93,24 +91,21 @@ class Router:
                         "application/json")
 
     def _observed(self, environ, start_response):
-        """The WL 1.0 call, with a correlation id (X-Correlation-ID) and the observer told what happened."""
-        started = time.monotonic()
-        correlation_id = _correlation_id(environ.get("HTTP_X_CORRELATION_ID"))
-        seen: dict = {}
+        """The WL 1.0 call: its record is made here, filled by the stages, and handed to the listeners once the
+        answer is complete; the answer carries the correlation id (X-Correlation-ID)."""
+        call = Call(correlation_id=_correlation_id(environ.get("HTTP_X_CORRELATION_ID")),
+                    path=environ.get("PATH_INFO", ""))
+        environ[ENVIRON_KEY] = call
 
         def start(status, headers, exc_info=None):
-            seen["status"] = status
-            headers.append(("X-Correlation-ID", correlation_id))
+            call.http_status = int(status[:3])
+            headers.append(("X-Correlation-ID", call.correlation_id))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        response = b"".join(self._soap(self.wl1, environ, start))
-        if self.observer is not None:
-            try:
-                self.observer(environ, seen.get("status", "500"), environ.get(_REQUEST_KEY, b""), response, started,
-                              correlation_id)
-            except Exception:  # noqa: BLE001 - observing must never break an answer
-                log.exception("observer failed")
-        return [response]
+        call.response = b"".join(self._soap(self.wl1, environ, start))
+        call.request = environ.get(_REQUEST_KEY, b"")
+        self.listeners.done(call)
+        return [call.response]
 
     def _soap(self, app: WsgiApp, environ, start_response):
         data = read_body(environ, self.max_body_bytes)

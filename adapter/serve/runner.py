@@ -27,13 +27,19 @@ class ServerOptions:
     access_log: bool = False
 
 
+def _freeze_before_fork(server, worker) -> None:
+    """Objects made while loading the app are never collected: frozen, they stay out of every GC pass (tail latency)."""
+    gc.collect()
+    gc.freeze()
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, app_factory: Callable[[], Callable], options: ServerOptions,
                  post_fork: Callable[[], None] | None = None):
         self._factory = app_factory
         self._opts = options
         self._post_fork = post_fork
-        self._app = None
+        self._app: Callable | None = None
         super().__init__()
 
     def load_config(self):
@@ -57,7 +63,7 @@ class _Gunicorn(BaseApplication):
             settings.update(certfile=o.certfile, keyfile=o.keyfile)
             if o.client_ca:
                 settings.update(ca_certs=o.client_ca, cert_reqs=ssl.CERT_REQUIRED)
-        settings["pre_fork"] = lambda server, worker: (gc.collect(), gc.freeze())
+        settings["pre_fork"] = _freeze_before_fork
         if self._post_fork:
             settings["post_fork"] = lambda server, worker: self._post_fork()
         for key, value in settings.items():

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs
 from adapter.simulator.events import apply_event
 from adapter.simulator.model import Address, Company, status_on
 from adapter.simulator.operations import OPERATIONS
+from adapter.simulator.register import RegisterError
 from adapter.simulator.scenarios import Scenario
 from adapter.simulator.state import Simulator
-from adapter.simulator.register import RegisterError
 from adapter.simulator.tables import QUALIFICATIONS
 
 MAX_LIMIT = 1000

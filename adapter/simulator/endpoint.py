@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from lxml import etree
 
 from adapter.contracts import WL2, WL2_NS
-from adapter.soap.oin import is_school_oin
-from adapter.soap import addressing
+from adapter.errors import SoapFault
 from adapter.simulator import xmlout as x
 from adapter.simulator.operations import OPERATIONS, answer
 from adapter.simulator.state import Simulator
-from adapter.soap.envelope import SoapFault, envelope, fault_bytes, parse_envelope, to_bytes
+from adapter.soap import addressing
+from adapter.soap.envelope import envelope, fault_bytes, parse_envelope, to_bytes
+from adapter.soap.oin import is_school_oin
 
 log = logging.getLogger(__name__)
 MALFORMED_BODY = b"this is not XML: simulated malformed answer (scenario)\n"
@@ -56,7 +57,8 @@ def handle(sim: Simulator, data: bytes, soap_action: str | None) -> Outcome:
         operation = operation_of(message)
         adr = addressing.read(header, operation)
         if adr.to_oin != sim.oin:
-            raise SoapFault("Client", f"WS-Addressing header wsa:To names OIN {adr.to_oin}; this service is OIN {sim.oin}")
+            raise SoapFault("Client",
+                            f"WS-Addressing header wsa:To names OIN {adr.to_oin}; this service is OIN {sim.oin}")
         _check_soap_action(soap_action, adr.action)
         oin = adr.from_oin
         invalid = WL2.validate(message)

@@ -5,15 +5,15 @@ import datetime as dt
 import re
 
 from adapter.simulator.pushes import Mutation, Push
-from adapter.simulator.state import Simulator
 from adapter.simulator.register import RegisterError
+from adapter.simulator.state import Simulator
 from adapter.simulator.tables import QUALIFICATIONS, WITHDRAWAL_REASON_DEFAULT
+from adapter.translate.tables import MUTATION_KINDS
+from adapter.translate.values import LEERBEDRIJF_ID
 
-SOORTEN = ("ERKENNING_INGETROKKEN", "ERKENNING_VERLEEND", "ERKENNING_GEWIJZIGD", "LEERBEDRIJFID_GEWIJZIGD",
-           "GEGEVENS_GEWIJZIGD")
+SOORTEN = MUTATION_KINDS
 NEEDS_CREBO = ("ERKENNING_INGETROKKEN", "ERKENNING_VERLEEND", "ERKENNING_GEWIJZIGD")
 FIELDS = ("soort", "leerbedrijfId", "crebonummer", "ingangsdatum", "nieuwLeerbedrijfId", "toelichting", "leerweg")
-_ID = re.compile(r"[0-9]{1,12}")
 _CREBO = re.compile(r"[0-9]{5}")
 
 
@@ -49,7 +49,7 @@ def _parse(payload: dict, today: dt.date) -> tuple[Mutation, str]:
     new_id = _text(payload, "nieuwLeerbedrijfId", required=soort == "LEERBEDRIJFID_GEWIJZIGD")
     if new_id is not None and soort != "LEERBEDRIJFID_GEWIJZIGD":
         raise RegisterError("nieuwLeerbedrijfId", "belongs only to soort LEERBEDRIJFID_GEWIJZIGD")
-    if new_id is not None and not _ID.fullmatch(new_id):
+    if new_id is not None and not LEERBEDRIJF_ID.match(new_id):
         raise RegisterError("nieuwLeerbedrijfId", f"'{new_id}' is not 1 to 12 digits")
     leerweg = _text(payload, "leerweg") or "BOL"
     if leerweg not in ("BOL", "BBL"):

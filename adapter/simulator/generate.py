@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 from adapter.simulator import tables
 from adapter.simulator.model import (
-    Address, Company, Contact, Details, Kwalificatieonderdeel, Placement, Recognition,
+    Address,
+    Company,
+    Contact,
+    Details,
+    Kwalificatieonderdeel,
+    Placement,
+    Recognition,
 )
 
 FIRST_LEERBEDRIJF_ID = 100001

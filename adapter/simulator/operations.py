@@ -11,8 +11,8 @@ from collections.abc import Callable
 from lxml import etree
 
 from adapter.simulator import xmlout as x
-from adapter.simulator.model import status_on, verdict
 from adapter.simulator.errors import BadInput, UnknownCrebo
+from adapter.simulator.model import status_on, verdict
 from adapter.simulator.search import Query, check_crebo, identify, search
 from adapter.simulator.state import Simulator
 from adapter.simulator.subscriptions import Voordracht

@@ -18,9 +18,10 @@ import requests
 from lxml import etree
 
 from adapter.contracts import WL2
-from adapter.soap import addressing
+from adapter.errors import SoapFault
 from adapter.simulator import xmlout as x
-from adapter.soap.envelope import CONTENT_TYPE, ENV, SoapFault, envelope, parse_envelope, to_bytes
+from adapter.soap import addressing
+from adapter.soap.envelope import CONTENT_TYPE, ENV, envelope, parse_envelope, to_bytes
 
 OPERATION = "MutatieLeerbedrijf"
 BACKOFF_CAP_S = 30.0
@@ -166,7 +167,7 @@ class PushSender:
         try:
             r = session.post(push.afleveradres, data=push.message, timeout=(3.0, self.timeout_s), headers={
                 "Content-Type": CONTENT_TYPE, "SOAPAction": f'"{addressing.action(OPERATION)}"'})
-        except Exception as exc:  # refused, timeout, TLS, ...; never let the sender thread die
+        except Exception as exc:  # noqa: BLE001 - refused, timeout, TLS, ...: never let the sender thread die
             return PENDING, f"{type(exc).__name__}: {exc}"
         try:
             _, _, body = parse_envelope(r.content)

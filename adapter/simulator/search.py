@@ -130,7 +130,7 @@ def search(register: Register, query: Query, today: dt.date) -> tuple[int, list[
     plaats = fold(query.plaats.strip()) if query.plaats is not None else None
     first = (query.pagina - 1) * query.per_pagina
     last = first + query.per_pagina
-    total, page = 0, []
+    total, page = 0, list[Hit]()
     for ix in ordered:
         c = register.companies[ix]
         a = c.adres
@@ -154,6 +154,7 @@ def _hit(c: Company, item: Recognition | Placement) -> Hit:
 
 def _items(c: Company, query: Query, today: dt.date) -> list:
     """The results one company contributes, in answer order."""
+    found: list
     if query.soort == "LEERBEDRIJF":
         found = sorted((r for r in c.erkenningen if r.recognised_on(today)), key=lambda r: (r.crebo, r.leerweg))
     else:

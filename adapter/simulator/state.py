@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from adapter.simulator import DEFAULT_OIN
 from adapter.simulator.messagelog import MessageLog
 from adapter.simulator.pushes import PushSender
-from adapter.simulator.scenarios import Scenarios
 from adapter.simulator.register import Register
+from adapter.simulator.scenarios import Scenarios
 from adapter.simulator.subscriptions import Subscriptions, Voordracht
 
 

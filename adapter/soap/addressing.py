@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree
 
 from adapter.contracts import WL2_NS, WSA_NS
+from adapter.errors import SoapFault
+from adapter.soap.envelope import wsa
 from adapter.soap.oin import is_oin
-from adapter.soap.envelope import SoapFault, wsa
 
 ANONYMOUS = "http://www.w3.org/2005/08/addressing/anonymous"
 FAULT_ACTION = "http://www.w3.org/2005/08/addressing/soap/fault"

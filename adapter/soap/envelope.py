@@ -1,27 +1,21 @@
 """SOAP 1.1 envelopes and faults, shared by the WL 1.0 face, the WL 2.0 simulator and the push receiver."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lxml import etree
 
 from adapter.contracts import SOAP11_ENV_NS, SOAP12_ENV_NS, WSA_NS
-from adapter.soap.xmlsafe import Limits, XmlRejected, parse
+from adapter.errors import SoapFault, XmlRejected
+from adapter.soap.xmlsafe import Limits, parse
 
 ENV = f"{{{SOAP11_ENV_NS}}}"
 NSMAP = {"soap": SOAP11_ENV_NS}
 CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
-class SoapFault(Exception):
-    """A fault to answer with: ``code`` is ``Client`` or ``Server`` (SOAP 1.1), ``string`` plain words."""
-
-    def __init__(self, code: str, string: str, http_status: int = 500):
-        super().__init__(string)
-        self.code = code
-        self.string = string
-        self.http_status = http_status
-
-
-def parse_envelope(data: bytes, limits: Limits = Limits()) -> tuple[etree._Element, etree._Element | None, etree._Element]:
+def parse_envelope(data: bytes, limits: Limits = Limits()) \
+        -> tuple[etree._Element, etree._Element | None, etree._Element]:
     """Parse a request into (envelope, header or None, the one message element in the Body)."""
     try:
         root = parse(data, limits)
@@ -42,7 +36,7 @@ def parse_envelope(data: bytes, limits: Limits = Limits()) -> tuple[etree._Eleme
     return root, header, children[0]
 
 
-def envelope(body: etree._Element, headers: list[etree._Element] = ()) -> etree._Element:
+def envelope(body: etree._Element, headers: Sequence[etree._Element] = ()) -> etree._Element:
     env = etree.Element(ENV + "Envelope", nsmap=NSMAP)
     if headers:
         h = etree.SubElement(env, ENV + "Header")
@@ -62,7 +56,7 @@ def fault_element(code: str, string: str) -> etree._Element:
     return fault
 
 
-def fault_bytes(code: str, string: str, headers: list[etree._Element] = ()) -> bytes:
+def fault_bytes(code: str, string: str, headers: Sequence[etree._Element] = ()) -> bytes:
     return to_bytes(envelope(fault_element(code, string), headers))
 
 

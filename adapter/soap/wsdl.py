@@ -40,10 +40,16 @@ def request_base_url(environ: dict) -> str:
     return f"{scheme}://{host}"
 
 
-def wsdl_for(name: str, location: str) -> bytes:
-    """The frozen WSDL with its soap:address pointing at ``location``."""
+def wsdl_for(name: str, location: str, service: str | None = None) -> bytes:
+    """The frozen WSDL with its soap:address pointing at ``location``: every address, or only those of the
+    ``wsdl:service`` named ``service`` (wl2.wsdl also describes the school's push receiver, which stays as is)."""
     loc = escape(location, {'"': "&quot;"}).encode()
-    return _ADDRESS.sub(lambda m: m.group(1) + loc + m.group(2), _wsdl_bytes(name))
+    data = _wsdl_bytes(name)
+    start, end = 0, len(data)
+    if service is not None:
+        start = data.index(b'<wsdl:service name="%s"' % service.encode())
+        end = data.index(b"</wsdl:service>", start)
+    return data[:start] + _ADDRESS.sub(lambda m: m.group(1) + loc + m.group(2), data[start:end]) + data[end:]
 
 
 def xsd_name_for(path: str) -> str | None:

@@ -9,15 +9,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from adapter.errors import XmlRejected
+
 DEFAULT_MAX_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
-
-
-class XmlRejected(ValueError):
-    def __init__(self, reason: str, http_status: int = 500):
-        super().__init__(reason)
-        self.reason = reason
-        self.http_status = http_status
 
 
 class _RefuseResolver(etree.Resolver):

@@ -2,10 +2,18 @@
 
 See docs/store.md. Use ``Store(url)``; ``Store.migrate()`` at start.
 """
-from adapter.store.migrations import LATEST_VERSION, SchemaTooNew
-from adapter.store.model import (ImportRejected, ImportResult, Intent, LineProblem, MappingImportError, Mutation,
-                                 StoredMutation, StoredMutationRow, Subscription, SubscriptionImportError)
-from adapter.store.store import DEFAULT_RETENTION, Store, StoreUnavailable
+from adapter.errors import ImportRejected, MappingImportError, SchemaTooNew, StoreUnavailable, SubscriptionImportError
+from adapter.store.migrations import LATEST_VERSION
+from adapter.store.model import (
+    ImportResult,
+    Intent,
+    LineProblem,
+    Mutation,
+    StoredMutation,
+    StoredMutationRow,
+    Subscription,
+)
+from adapter.store.store import DEFAULT_RETENTION, Store
 from adapter.store.sync import SyncPlan, UpstreamSubscription, plan_subscription_sync
 
 __all__ = [

@@ -11,9 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-
-class UnreadableFile(Exception):
-    pass
+from adapter.errors import UnreadableFile
 
 
 def _header_key(name: str) -> str:

@@ -24,7 +24,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``sqlite:///PATH`` or ``postgresql+psycopg://...``; anything else is a ValueError."""
     try:
         parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError for garbage
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError, or others, for garbage
         raise ValueError(f"store url: cannot parse it: {exc}") from None
     shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 
 from adapter.soap.oin import is_school_oin
+from adapter.translate.values import LEERBEDRIJF_ID
 
 CODE_MAX_LENGTH = 40
-LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")
 _CREBO = re.compile(r"^[0-9]{1,5}$")
 
 

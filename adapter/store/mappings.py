@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from adapter.errors import MappingImportError
 from adapter.store.engine import insert_for
 from adapter.store.fields import code_problem, leerbedrijf_id_problem
-from adapter.store.model import ImportResult, LineProblem, MappingImportError
+from adapter.store.model import ImportResult, LineProblem
 from adapter.store.schema import code_mapping, subscription, subscription_intent
 
 MAPPING_COLUMNS = ("code_leerbedrijf", "leerbedrijf_id")

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select, text
 
+from adapter.errors import SchemaTooNew
 from adapter.store.engine import is_postgresql, write_transaction
 from adapter.store.schema import schema_version
 
@@ -95,10 +96,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
-
-
-class SchemaTooNew(RuntimeError):
-    pass
 
 
 def _run(connection: Connection, step: Step) -> None:

@@ -5,10 +5,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-# The WL 2.0 MutatieLeerbedrijf Soort values.
-MUTATION_KINDS = ("ERKENNING_INGETROKKEN", "ERKENNING_VERLEEND", "ERKENNING_GEWIJZIGD",
-                  "LEERBEDRIJFID_GEWIJZIGD", "GEGEVENS_GEWIJZIGD")
-ID_CHANGE = "LEERBEDRIJFID_GEWIJZIGD"
+from adapter.translate.tables import ID_CHANGE, MUTATION_KINDS
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -92,20 +90,3 @@ class LineProblem:
     reason: str
 
 
-class ImportRejected(ValueError):
-    """A file with bad rows: every problem by line number; nothing was loaded."""
-
-    def __init__(self, what: str, problems: list[LineProblem]):
-        self.problems = sorted(problems, key=lambda p: p.line)
-        super().__init__(f"{what}: {len(self.problems)} bad line(s), nothing loaded: "
-                         + "; ".join(f"line {p.line}: {p.reason}" for p in self.problems))
-
-
-class MappingImportError(ImportRejected):
-    def __init__(self, problems: list[LineProblem]):
-        super().__init__("code mapping import", problems)
-
-
-class SubscriptionImportError(ImportRejected):
-    def __init__(self, problems: list[LineProblem]):
-        super().__init__("subscription import", problems)

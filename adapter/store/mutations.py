@@ -14,8 +14,9 @@ from sqlalchemy import Connection, select, update
 
 from adapter.store import mappings
 from adapter.store.engine import insert_for
-from adapter.store.model import ID_CHANGE, Mutation, StoredMutation, StoredMutationRow
+from adapter.store.model import Mutation, StoredMutation, StoredMutationRow
 from adapter.store.schema import mutation, tenant_sequence
+from adapter.translate.tables import ID_CHANGE
 
 _MUTATION_FIELDS = ("mutatie_id", "abonnement_id", "soort", "leerbedrijf_id", "oud_leerbedrijf_id", "crebo",
                     "ingangsdatum", "toelichting")
@@ -30,7 +31,7 @@ def _lock_sequence(connection: Connection, tenant_oin: str) -> int:
     """The school's last Volgnummer, with its counter row locked until the transaction ends."""
     query = select(tenant_sequence.c.last_volgnummer).where(
         tenant_sequence.c.tenant_oin == tenant_oin).with_for_update()
-    last = connection.execute(query).scalar_one_or_none()
+    last: int | None = connection.execute(query).scalar_one_or_none()
     if last is None:
         connection.execute(insert_for(connection)(tenant_sequence).values(tenant_oin=tenant_oin, last_volgnummer=0)
                            .on_conflict_do_nothing(index_elements=[tenant_sequence.c.tenant_oin]))

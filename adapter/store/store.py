@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapter.errors import StoreUnavailable
 from adapter.store import mappings, migrations, mutations, subscriptions
 from adapter.store.engine import make_engine, read_transaction, write_transaction
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
@@ -18,10 +19,6 @@ DEFAULT_RETENTION = timedelta(days=30)
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class StoreUnavailable(RuntimeError):
-    pass
 
 
 class Store:

@@ -11,16 +11,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, literal, or_, select, update
 
+from adapter.errors import SubscriptionImportError
 from adapter.store.engine import insert_for
 from adapter.store.fields import crebo_from_key, crebo_key, crebo_problem, oin_problem
-from adapter.store.model import Intent, LineProblem, Subscription, SubscriptionImportError
+from adapter.store.model import Intent, LineProblem, Subscription
 from adapter.store.schema import subscription, subscription_intent
 
 SUBSCRIPTION_COLUMNS = ("tenant_oin", "code_leerbedrijf", "crebonummer")
 _ERROR_MAX = 2000
 
 
-def record_intent(connection: Connection, tenant_oin: str, leerbedrijf_id: str, crebo: str, now: datetime) -> bool:
+def record_intent(connection: Connection, tenant_oin: str, leerbedrijf_id: str, crebo: str | int | None,
+                  now: datetime) -> bool:
     """One statement: insert the intent unless the school has that subscription or intent already."""
     key = {"tenant_oin": tenant_oin, "leerbedrijf_id": leerbedrijf_id, "crebo": crebo_key(crebo)}
     subscribed = select(subscription.c.abonnement_id).where(
@@ -44,7 +46,7 @@ def claim_intents(connection: Connection, limit: int, lease: timedelta, now: dat
     t = subscription_intent.c
     due = (select(t.id).where(t.not_before <= now, or_(t.claimed_until.is_(None), t.claimed_until <= now))
            .order_by(t.not_before, t.id).limit(limit).with_for_update(skip_locked=True))
-    ids = connection.execute(due).scalars().all()
+    ids: list[int] = list(connection.execute(due).scalars().all())
     if not ids:
         return []
     rows = connection.execute(update(subscription_intent).where(t.id.in_(ids))
@@ -67,7 +69,7 @@ def fail_intent(connection: Connection, intent_id: int, error: str, retry_at: da
         not_before=retry_at, claimed_until=None, last_error=error[:_ERROR_MAX])).rowcount == 1
 
 
-def upsert(connection: Connection, tenant_oin: str, leerbedrijf_id: str, crebo: str | None,
+def upsert(connection: Connection, tenant_oin: str, leerbedrijf_id: str, crebo: str | int | None,
            abonnement_id: str, since: datetime) -> None:
     """Keep this subscription (one per school, company and crebo); a pending intent for it is satisfied."""
     key = {"tenant_oin": tenant_oin, "leerbedrijf_id": leerbedrijf_id, "crebo": crebo_key(crebo)}

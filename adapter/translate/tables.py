@@ -41,6 +41,8 @@ MUTATIE_SOORT = {
     "LEERBEDRIJFID_GEWIJZIGD": "WIJZIGING_CODE",
     "GEGEVENS_GEWIJZIGD": "WIJZIGING_GEGEVENS",
 }
+MUTATION_KINDS = tuple(MUTATIE_SOORT)  # every WL 2.0 MutatieLeerbedrijf/Soort
+ID_CHANGE = "LEERBEDRIJFID_GEWIJZIGD"
 
 # ISO 3166-1 alpha-2 (WL 2.0 Land) <-> Dutch country name (WL 1.0 Land). Unknown values pass unchanged.
 LAND_NAAM = {

@@ -1,8 +1,15 @@
 """WL 2.0 response body (dict) -> WL 1.0 result (dict in XSD order)."""
 from __future__ import annotations
 
+from adapter.errors import Outcome, RequestNotExpressible
 from adapter.translate import values
-from adapter.translate.tables import ELEMENT_WL2_TO_WL1, MELDING_WL1, MUTATIE_SOORT, SIGNAALCODE_OTHER, SIGNAALCODE_WL2_TO_WL1
+from adapter.translate.tables import (
+    ELEMENT_WL2_TO_WL1,
+    MELDING_WL1,
+    MUTATIE_SOORT,
+    SIGNAALCODE_OTHER,
+    SIGNAALCODE_WL2_TO_WL1,
+)
 
 
 def signaalcode(wl2_code: int) -> int:
@@ -13,6 +20,14 @@ def outcome(code: int, melding: str | None = None) -> dict:
     """The signalling block of every WL 1.0 result."""
     text = melding if melding is not None else MELDING_WL1.get(code)
     return {"Signaalcode": code, "Melding": text} if text else {"Signaalcode": code}
+
+
+def outcome_of(exc: Outcome) -> dict:
+    """The WL 1.0 answer to a business outcome raised by any stage of the pipeline."""
+    if isinstance(exc, RequestNotExpressible):  # its problems name WL 2.0 elements: say which one the school sent
+        first = exc.problems[0]
+        return outcome(exc.signaalcode, f"{wl1_element(exc.operation, first.element)}: {first.reason}")
+    return outcome(exc.signaalcode, exc.melding)
 
 
 def not_ok(signalering: dict, wl2_operation: str) -> dict:
@@ -129,15 +144,18 @@ def details(body: dict, leerplaats_id: int | None = None) -> dict:
         "CodeLeerbedrijf": lb["LeerbedrijfId"],
         "Naam": lb["Naam"],
         "Vestigingsadres": values.adres_wl1(lb["Vestigingsadres"]),
-        "Correspondentieadres": values.adres_wl1(lb["Correspondentieadres"]) if lb.get("Correspondentieadres") else None,
-        "Contactpersoon": {k: v for k, v in lb["Contactpersoon"].items() if v is not None} if lb.get("Contactpersoon") else None,
+        "Correspondentieadres": (values.adres_wl1(lb["Correspondentieadres"])
+                                 if lb.get("Correspondentieadres") else None),
+        "Contactpersoon": ({k: v for k, v in lb["Contactpersoon"].items() if v is not None}
+                           if lb.get("Contactpersoon") else None),
         "WebsiteUrl": lb.get("Website"),
         "Email": lb.get("Email"),
         "Telefoonnummer": lb.get("Telefoonnummer"),
         "Branche": lb.get("Branche"),
     }
     if leerplaats_id is not None:
-        plaats = next((p for p in _items(lb.get("Leerplaatsen"), "Leerplaats") if p["LeerplaatsId"] == leerplaats_id), None)
+        plaats = next((p for p in _items(lb.get("Leerplaatsen"), "Leerplaats")
+                       if p["LeerplaatsId"] == leerplaats_id), None)
         if plaats is None:
             return outcome(6)
         onderdelen = _items(plaats.get("Kwalificatieonderdelen"), "Kwalificatieonderdeel")

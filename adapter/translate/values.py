@@ -5,21 +5,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from adapter.errors import InvalidInput
 from adapter.translate.tables import LAND_NAAM
 
 POSTCODE_NL = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
 LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")
 # old-style CodeLeerbedrijf: BRIN of the former kenniscentrum (4) + postcode (6) + house number (5) + sequence (2)
 OLD_CODE = re.compile(r"^([0-9A-Z]{4})([1-9][0-9]{3}[A-Z]{2})([0-9]{5})([0-9]{2})$")
-
-
-class InvalidInput(ValueError):
-    """Input the XSD allows but that makes no sense: WL 1.0 signaalcode 4, with a Melding naming the element."""
-
-    def __init__(self, element: str, reason: str):
-        super().__init__(f"{element}: {reason}")
-        self.element = element
-        self.reason = reason
 
 
 def postcode(value: str, element: str = "Postcode") -> str:
@@ -41,7 +33,8 @@ def postcode_range(value: str) -> tuple[str, str]:
         if van > tot:
             raise InvalidInput("PostcodeRange", f"'{value}': het bereik loopt achteruit ({van} na {tot})")
         return van, tot
-    raise InvalidInput("PostcodeRange", f"'{value}' is geen postcode of postcodebereik (verwacht 1234AB of 1234AB1299ZZ)")
+    raise InvalidInput("PostcodeRange",
+                       f"'{value}' is geen postcode of postcodebereik (verwacht 1234AB of 1234AB1299ZZ)")
 
 
 def xs_date(text: str, element: str) -> date:

@@ -1,51 +1,29 @@
 """The pipeline of one WL 1.0 call: licence -> tenant -> validate -> translate -> WL 2.0 -> translate back.
 
-``Pipeline.handle`` returns the WL 1.0 result as a dict; business outcomes are signaalcodes, never exceptions.
-It raises ``RequestInvalid`` only for a request that violates the WL 1.0 XSD (a soap:Client fault).
+``Pipeline.handle`` returns the WL 1.0 result as a dict. Business outcomes raised by any stage are ``Outcome``s
+(adapter/errors.py) that carry their signaalcode, mapped to an answer in one place here. It raises a
+``SoapFault`` only for a request that violates the WL 1.0 XSD or the school's rate limit.
+What the call did is written into its ``Call`` record, which the audit trail and the metrics read afterwards.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass, field
 
 from lxml import etree
 
-from adapter.config import Config, Tenant
+from adapter.config import Config
 from adapter.contracts import WL1, Problem
-from adapter.wl1.resolve import ResolutionRefused, UnknownCode, resolve_code
+from adapter.errors import Outcome, RateLimited, RequestInvalid, UpstreamError, UpstreamUnavailable
 from adapter.tenants import Tenants
-from adapter.translate import to_wl2
-from adapter.translate import to_wl1
-from adapter.translate import values
-from adapter.translate.values import InvalidInput
+from adapter.translate import to_wl1, to_wl2, values
 from adapter.wl1 import message
-from adapter.ops.metrics import RATE_LIMITED, VALIDATION_FAILURES
-from adapter.wl2.client import Exchange, RequestNotExpressible, UpstreamError, UpstreamUnavailable
+from adapter.wl1.call import Call
+from adapter.wl1.resolve import resolve_code
+from adapter.wl2.client import Exchange
 
 log = logging.getLogger("wl_adapter.pipeline")
 LICENTIE_MAX = 64  # xsd/wl1.xsd, type Licentie
-
-
-class RateLimited(Exception):
-    pass
-
-
-class RequestInvalid(Exception):
-    def __init__(self, problems: list[Problem]):
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
-
-
-@dataclass
-class Call:
-    """What one WL 1.0 call did, for the audit trail and metrics."""
-
-    operation: str
-    tenant: Tenant | None = None
-    request_problems: list[Problem] = field(default_factory=list)
-    exchanges: list[Exchange] = field(default_factory=list)
-    signaalcode: int | None = None
 
 
 class Pipeline:
@@ -74,14 +52,13 @@ class Pipeline:
         if call.tenant is None:
             return self._done(call, to_wl1.outcome(996))
         if self.rate_limiter is not None and not self.rate_limiter.allow(call.tenant.oin):
-            RATE_LIMITED.labels(call.tenant.name).inc()
+            call.rate_limited = True
             raise RateLimited(f"too many requests for this school (limit {self.rate_limiter.per_second:g}/s); "
                               "retry later")
         mode = self.config.validation.mode("wl1_request", operation)
         if mode != "off":
             call.request_problems = WL1.validate(body)
             if call.request_problems:
-                VALIDATION_FAILURES.labels("wl1_request", operation, mode).inc()
                 if mode == "enforce":
                     raise RequestInvalid(call.request_problems)
                 log.warning("WL 1.0 %s request violates the XSD (passed on, mode report): %s", operation,
@@ -89,21 +66,11 @@ class Pipeline:
         try:
             request = message.to_dict(message.request_of(body))
             result = self._operations[operation](call, request)
-        except RequestNotExpressible as exc:
-            first = exc.problems[0]
-            result = to_wl1.outcome(4, f"{to_wl1.wl1_element(exc.operation, first.element)}: {first.reason}")
-        except InvalidInput as exc:
-            result = to_wl1.outcome(4, f"{exc.element}: {exc.reason}")
-        except UnknownCode:
-            result = to_wl1.outcome(3)
-        except ResolutionRefused as exc:
-            result = exc.result
-        except UpstreamUnavailable as exc:
-            log.warning("WL 2.0 unavailable for %s: %s", operation, exc)
-            result = to_wl1.outcome(998)
-        except UpstreamError as exc:
-            log.warning("WL 2.0 error for %s: %s", operation, exc)
-            result = to_wl1.outcome(999)
+        except Outcome as exc:
+            if isinstance(exc, (UpstreamUnavailable, UpstreamError)):
+                log.warning("WL 2.0 %s for %s: %s", "unavailable" if exc.signaalcode == 998 else "error",
+                            operation, exc)
+            result = to_wl1.outcome_of(exc)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             if not call.request_problems and mode == "enforce":
                 raise  # a valid request must not fail here: that is our bug, a soap:Server fault

@@ -3,21 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapter.translate import to_wl2
-from adapter.translate import to_wl1
-from adapter.translate import values
-
-
-class UnknownCode(LookupError):
-    """The code cannot be resolved to exactly one LeerbedrijfId (WL 1.0 signaalcode 3)."""
-
-
-class ResolutionRefused(Exception):
-    """WL 2.0 answered the resolving search with an error: ``result`` is the WL 1.0 outcome to give (999, 996, ...)."""
-
-    def __init__(self, result: dict):
-        super().__init__(result)
-        self.result = result
+from adapter.errors import UnknownCode, Wl2Refused
+from adapter.translate import to_wl1, to_wl2, values
 
 
 def resolve_code(code: str, store, search: Callable[[dict], dict]) -> str:
@@ -33,7 +20,8 @@ def resolve_code(code: str, store, search: Callable[[dict], dict]) -> str:
         raise UnknownCode(code)
     answer = search(to_wl2.zoek_oude_code(old))
     if answer["Signalering"]["Signaalcode"] not in (0, 1):  # not "found" or "nothing found": WL 2.0 said no
-        raise ResolutionRefused(to_wl1.not_ok(answer["Signalering"], ""))
+        refused = to_wl1.not_ok(answer["Signalering"], "")
+        raise Wl2Refused(refused["Signaalcode"], refused.get("Melding"))
     ids = to_wl1.oude_code_ids(answer)
     if len(ids) != 1:
         raise UnknownCode(code)

@@ -7,6 +7,7 @@ bypassed (AnyXml), and every answer is validated against the frozen XSD after se
 from __future__ import annotations
 
 import logging
+
 from lxml import etree
 from spyne import AnyXml, Application, ServiceBase, rpc
 from spyne.const.xml import NS_SOAP11_ENV
@@ -17,11 +18,12 @@ from spyne.util.xml import parse_schema_file
 
 from adapter.config import ValidationPolicy
 from adapter.contracts import WL1, WL1_NS
-from adapter.ops.metrics import VALIDATION_FAILURES
-from adapter.soap.envelope import SoapFault, envelope, fault_element, parse_envelope
-from adapter.wl1 import OPERATIONS
-from adapter.wl1.pipeline import Call, Pipeline, RateLimited, RequestInvalid
+from adapter.errors import SoapFault
+from adapter.soap.envelope import envelope, fault_element, parse_envelope
 from adapter.soap.xmlsafe import Limits
+from adapter.wl1 import OPERATIONS
+from adapter.wl1.call import ENVIRON_KEY, Call
+from adapter.wl1.pipeline import Pipeline
 
 log = logging.getLogger("wl_adapter.wl1")
 
@@ -41,7 +43,7 @@ def to_model(cls: type, data: dict):
     """A result dict (XSD order) -> an instance of the spyne type parsed from the XSD."""
     inst = cls()
     for key, value in data.items():
-        field_type = cls._type_info[key]
+        field_type = cls._type_info[key]  # type: ignore[attr-defined]  # spyne's ComplexModel
         if isinstance(value, dict):
             value = to_model(field_type, value)
         elif isinstance(value, list):
@@ -68,7 +70,7 @@ class Wl1Soap11(Soap11):
         try:
             root, _header, body = parse_envelope(data, self.limits)
         except SoapFault as exc:
-            raise Fault(f"{exc.code}", exc.string) from None
+            raise Fault(exc.code, exc.string) from None
         if body.tag not in _OPERATION_TAGS:
             raise Fault("Client", f"unknown operation '{etree.QName(body).localname}' in namespace "
                                   f"'{etree.QName(body).namespace or ''}' (expected one of {', '.join(OPERATIONS)} "
@@ -76,19 +78,23 @@ class Wl1Soap11(Soap11):
         ctx.in_document = (root, {})
 
 
-CALL_KEY = "wl_adapter.call"  # the WSGI environ key under which the Call of a request is left for the audit
+def call_of(ctx) -> Call:
+    """The call record the router made for this request (a fresh one when the service is served on its own)."""
+    env = ctx.transport.req_env
+    call = env.get(ENVIRON_KEY)
+    if call is None:
+        call = env[ENVIRON_KEY] = Call(correlation_id="-")
+    return call
 
 
 def _method(operation: str, result_type: type, pipeline: Pipeline):
     def handler(ctx, request):
-        call = Call(operation)
-        ctx.transport.req_env[CALL_KEY] = call
+        call = call_of(ctx)
+        call.operation = operation
         try:
             result = pipeline.handle(operation, ctx.in_body_doc, call)
-        except RequestInvalid as exc:
-            raise Fault("Client", f"the request does not match the WL 1.0 schema: {exc}") from None
-        except RateLimited as exc:
-            raise Fault("Server", str(exc)) from None
+        except SoapFault as exc:
+            raise Fault(exc.code, exc.string) from None
         except Fault:
             raise
         except Exception:  # a bug: the log gets the traceback, the client a plain fault
@@ -110,9 +116,8 @@ def _answer_validator(policy: ValidationPolicy):
         mode = policy.mode("wl1_response", operation)
         if mode == "off":
             return
-        problems = WL1.validate(ctx.out_body_doc[0])
+        problems = call_of(ctx).response_problems = WL1.validate(ctx.out_body_doc[0])
         if problems:
-            VALIDATION_FAILURES.labels("wl1_response", operation, mode).inc()
             log.error("WL 1.0 %s answer violates the XSD (%s): %s", operation, mode, "; ".join(map(str, problems)))
             if mode == "enforce":
                 # spyne has already chosen HTTP 200 and would keep this document if we raised: replace both

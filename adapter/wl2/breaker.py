@@ -4,9 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-
-class CircuitOpen(Exception):
-    pass
+from adapter.errors import CircuitOpen
 
 
 class CircuitBreaker:

@@ -4,14 +4,18 @@
 within the configured timeouts, validates the raw response body against the WL 2.0 XSD, and returns the response
 body as a plain dict. Failures come out as two exceptions only: ``UpstreamUnavailable`` (WL 1.0 998: timeout,
 refused, 5xx without a SOAP answer, circuit open) and ``UpstreamError`` (999: fault, invalid or unreadable answer).
+What each call did is left in its ``Exchange``; the hooks in ``on_exchange`` (the metrics) are told of every one,
+including the calls of the subscriber and of ``subscriptions sync`` that belong to no WL 1.0 call.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
-from datetime import date
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import urllib3
 import zeep
@@ -20,38 +24,23 @@ from lxml import etree
 from zeep.helpers import serialize_object
 from zeep.plugins import Plugin
 
+from adapter import ns
 from adapter.config import UpstreamConfig, ValidationPolicy
 from adapter.contracts import WL2, WSA_NS, Problem, wsdl_path
-from adapter.ops.metrics import UPSTREAM_ERRORS, VALIDATION_FAILURES
+from adapter.errors import CircuitOpen, RequestNotExpressible, UpstreamError, UpstreamUnavailable
 from adapter.soap import addressing
-from adapter.wl2.breaker import CircuitBreaker, CircuitOpen
+from adapter.wl2.breaker import CircuitBreaker
 from adapter.wl2.transport import Urllib3Transport, pool
 
-BINDING = "{urn:sbb:whitelabel:2.0}WhiteLabel2Binding"
+log = logging.getLogger("wl_adapter.wl2")
+BINDING = f"{{{ns.WL2}}}WhiteLabel2Binding"
 # Operations that change nothing upstream: only these are retried.
 READ_ONLY = frozenset({"IdentificeerLeerbedrijf", "VerifieerAccreditatie", "ZoekenLeerbedrijfOfLeerplaats",
                        "OpvragenDetailgegevensLeerbedrijf", "OverzichtLopendeAbonnementen"})
 
 
-class UpstreamUnavailable(Exception):
-    """WL 2.0 could not be reached in time: nothing was changed (WL 1.0 signaalcode 998)."""
-
-
 class _Retryable(UpstreamUnavailable):
     """A failure another attempt may cure: connection refused or reset, HTTP 5xx without a SOAP answer."""
-
-
-class UpstreamError(Exception):
-    """WL 2.0 answered, but not with a usable answer (WL 1.0 signaalcode 999)."""
-
-
-class RequestNotExpressible(Exception):
-    """The translated WL 2.0 request violates the WL 2.0 XSD (WL 1.0 signaalcode 4): nothing was sent."""
-
-    def __init__(self, operation: str, problems: list[Problem]):
-        super().__init__("; ".join(map(str, problems)))
-        self.operation = operation
-        self.problems = problems
 
 
 @dataclass
@@ -68,6 +57,13 @@ class Exchange:
     elapsed_s: float = 0.0
     attempts: int = 0
     error: str = ""
+    failures: list[str] = field(default_factory=list)  # the kind of each failed attempt, for the metrics
+
+    def failed(self, kind: str, error: str) -> None:
+        """An attempt failed: ``kind`` is timeout, refused, reset, tls, connection, http_NNN, fault, unusable,
+        invalid_response or circuit_open."""
+        self.failures.append(kind)
+        self.error = error
 
 
 def _on_the_wire(value):
@@ -78,14 +74,14 @@ def _on_the_wire(value):
 
 
 def _message(envelope) -> etree._Element | None:
-    body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+    body = envelope.find(f"{{{ns.SOAP11_ENV}}}Body")
     messages = [c for c in body if isinstance(c.tag, str)] if body is not None else []
     return messages[0] if messages and not messages[0].tag.endswith("}Fault") else None
 
 
 def _addressing_problems(envelope, ex: "Exchange") -> list[Problem]:
     """An answer must say it answers this request: wsa:RelatesTo = our MessageID, wsa:Action = ...Response."""
-    header = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Header")
+    header = envelope.find(f"{{{ns.SOAP11_ENV}}}Header")
     relates_to = header.findtext(f"{{{WSA_NS}}}RelatesTo") if header is not None else None
     action = header.findtext(f"{{{WSA_NS}}}Action") if header is not None else None
     problems = []
@@ -111,10 +107,8 @@ class _CapturePlugin(Plugin):
             message = _message(envelope)
             if mode != "off" and message is not None:
                 ex.request_problems = WL2.validate(message)
-                if ex.request_problems:
-                    VALIDATION_FAILURES.labels("wl2_request", ex.wl1_operation, mode).inc()
-                    if mode == "enforce":
-                        raise RequestNotExpressible(ex.operation, ex.request_problems)
+                if ex.request_problems and mode == "enforce":
+                    raise RequestNotExpressible(ex.operation, ex.request_problems)
         return envelope, http_headers
 
     def ingress(self, envelope, http_headers, operation):
@@ -125,15 +119,29 @@ class _CapturePlugin(Plugin):
             mode = self.policy.mode("wl2_response", ex.wl1_operation)
             if mode != "off" and message is not None:
                 ex.response_problems = WL2.validate(message) + _addressing_problems(envelope, ex)
-                if ex.response_problems:
-                    VALIDATION_FAILURES.labels("wl2_response", ex.wl1_operation, mode).inc()
         return envelope, http_headers
+
+
+def _network_error_kind(exc: urllib3.exceptions.HTTPError) -> str:
+    """What went wrong on the line, for the metrics. (urllib3's NewConnectionError is a subclass of its
+    ConnectTimeoutError, so a refused connection must be recognised before a timeout is.)"""
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "refused"
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return "timeout"
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return "reset"
+    return "connection"
 
 
 class Wl2Client:
     def __init__(self, cfg: UpstreamConfig, cert: tuple[str, str] | None = None,
-                 breaker: CircuitBreaker | None = None, policy: ValidationPolicy = ValidationPolicy()):
+                 breaker: CircuitBreaker | None = None, policy: ValidationPolicy = ValidationPolicy(),
+                 on_exchange: list[Callable[[Exchange], None]] | None = None):
         self.cfg = cfg
+        self.on_exchange = on_exchange if on_exchange is not None else []  # told of every finished exchange
         self.breaker = breaker or CircuitBreaker()
         self.policy = policy
         self._plugin = _CapturePlugin(policy)
@@ -153,9 +161,9 @@ class Wl2Client:
         try:
             self.breaker.before_call()
         except CircuitOpen as exc:
-            exchange.error = str(exc)
-            UPSTREAM_ERRORS.labels(operation, "circuit_open").inc()
-            raise UpstreamUnavailable(str(exc)) from None
+            exchange.failed("circuit_open", str(exc))
+            self._told(exchange)
+            raise
         try:
             result = self._with_retries(operation, sender_oin, body, exchange, started + self.cfg.deadline_s)
         except UpstreamUnavailable:
@@ -172,8 +180,16 @@ class Wl2Client:
             raise
         finally:
             exchange.elapsed_s = time.monotonic() - started
+            self._told(exchange)
         self.breaker.success()
         return result
+
+    def _told(self, exchange: Exchange) -> None:
+        for hook in self.on_exchange:
+            try:
+                hook(exchange)
+            except Exception:  # noqa: BLE001 - observing must never break a call
+                log.exception("exchange hook %r failed", hook)
 
     def _with_retries(self, operation: str, sender_oin: str, body: dict, exchange: Exchange,
                       deadline: float) -> dict:
@@ -203,31 +219,26 @@ class Wl2Client:
         try:
             result = self._service[operation](BerichtID=str(uuid.uuid4()), **_on_the_wire(body), _soapheaders=headers)
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, TLS, timeouts: the network, not an answer
-            exchange.error = f"{type(exc).__name__}: {exc}"
-            timed_out = isinstance(exc, urllib3.exceptions.TimeoutError)
-            UPSTREAM_ERRORS.labels(operation, "timeout" if timed_out else "connection").inc()
+            exchange.failed(_network_error_kind(exc), f"{type(exc).__name__}: {exc}")
             # a read timeout is not retried: asking a slow upstream again only makes it slower
             kind = UpstreamUnavailable if isinstance(exc, urllib3.exceptions.ReadTimeoutError) else _Retryable
             raise kind(f"WL 2.0 not reachable: {type(exc).__name__}") from None
         except zeep.exceptions.TransportError as exc:
-            exchange.error = f"HTTP {exc.status_code}"
-            UPSTREAM_ERRORS.labels(operation, f"http_{exc.status_code}").inc()
+            exchange.failed(f"http_{exc.status_code}", f"HTTP {exc.status_code}")
             if exc.status_code >= 500:
                 raise _Retryable(f"WL 2.0 answered HTTP {exc.status_code}") from None
             raise UpstreamError(f"WL 2.0 answered HTTP {exc.status_code}") from None
         except zeep.exceptions.Fault as exc:
-            exchange.error = f"fault {exc.code}: {exc.message}"
-            UPSTREAM_ERRORS.labels(operation, "fault").inc()
+            exchange.failed("fault", f"fault {exc.code}: {exc.message}")
             raise UpstreamError(f"WL 2.0 fault {exc.code}: {exc.message}") from None
         except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"
-            UPSTREAM_ERRORS.labels(operation, "unusable").inc()
+            exchange.failed("unusable", f"{type(exc).__name__}: {exc}")
             raise UpstreamError(f"WL 2.0 answer unusable: {type(exc).__name__}") from None
         finally:
             self._plugin.local.exchange = None
             self._transport.local.timeout = None
         if exchange.response_problems and self.policy.mode("wl2_response", exchange.wl1_operation) == "enforce":
-            UPSTREAM_ERRORS.labels(operation, "invalid_response").inc()
+            exchange.failed("invalid_response", f"answer violates the XSD: {exchange.response_problems[0]}")
             raise UpstreamError(f"WL 2.0 answer violates the XSD: {exchange.response_problems[0]}")
         exchange.error = ""
         return serialize_object(result.body if hasattr(result, "body") else result, dict)

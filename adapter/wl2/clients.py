@@ -1,12 +1,13 @@
 """The WL 2.0 clients of one worker: one per TLS client certificate (a school's own, or the adapter's), all
-behind one circuit breaker, since they share the one upstream."""
+behind one circuit breaker, since they share the one upstream, and all telling the same ``on_exchange`` hooks."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from adapter.config import Tenant, UpstreamConfig, ValidationPolicy
 from adapter.wl2.breaker import CircuitBreaker
-from adapter.wl2.client import Wl2Client
+from adapter.wl2.client import Exchange, Wl2Client
 
 
 class Wl2Clients:
@@ -15,6 +16,7 @@ class Wl2Clients:
         self.cfg = cfg
         self.breaker = breaker or CircuitBreaker()
         self.policy = policy
+        self.on_exchange: list[Callable[[Exchange], None]] = []  # shared by every client, also those made later
         self._clients: dict[tuple[str, str] | None, Wl2Client] = {}
         self._lock = threading.Lock()
 
@@ -24,7 +26,8 @@ class Wl2Clients:
             with self._lock:
                 client = self._clients.get(cert)
                 if client is None:
-                    client = self._clients[cert] = Wl2Client(self.cfg, cert, self.breaker, self.policy)
+                    client = self._clients[cert] = Wl2Client(self.cfg, cert, self.breaker, self.policy,
+                                                                   self.on_exchange)
         return client
 
     def default(self) -> Wl2Client:

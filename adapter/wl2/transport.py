@@ -25,7 +25,7 @@ class Response:
 
 
 def pool(cfg: UpstreamConfig, cert: tuple[str, str] | None) -> urllib3.PoolManager:
-    tls = {}
+    tls: dict = {}
     if cert:
         tls.update(cert_file=cert[0], key_file=cert[1])
     if cfg.ca:

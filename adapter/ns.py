@@ -1,0 +1,12 @@
+"""Every XML namespace the project uses, in one place (after zeep's ``ns.py``), so none is written out twice."""
+
+WL1 = "urn:sbb:whitelabel:1.0"
+WL2 = "urn:sbb:whitelabel:2.0"
+WSA = "http://www.w3.org/2005/08/addressing"
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+XSD = "http://www.w3.org/2001/XMLSchema"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+WSDL = "http://schemas.xmlsoap.org/wsdl/"
+WSDL_SOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
+WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
