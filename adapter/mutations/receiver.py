@@ -16,7 +16,7 @@ from adapter.soap import envelope as soap
 from adapter.store import Mutation
 from adapter.tenants import Tenants
 from adapter.translate.values import xs_date
-from adapter.wl2 import xmlbuild
+from adapter.soap import xmlbuild
 
 log = logging.getLogger("wl_adapter.receiver")
 
