@@ -11,12 +11,11 @@ import uuid
 
 from adapter.contracts import WL2
 from adapter.errors import InvalidInput
-from adapter.soap import addressing
+from adapter.soap import addressing, xmlbuild
 from adapter.soap import envelope as soap
 from adapter.store import Mutation
 from adapter.tenants import Tenants
 from adapter.translate.values import xs_date
-from adapter.soap import xmlbuild
 
 log = logging.getLogger("wl_adapter.receiver")
 
