@@ -54,6 +54,7 @@ class UpstreamConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     url: str = "sqlite:///wl-adapter.sqlite"
+    mapping_cache_s: float = 2.0  # how long a resolved code is reused before the store is asked again
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class Adapter:
         from adapter.store import Store
 
         self.config = config
-        self.store = Store(config.store.url)
+        self.store = Store(config.store.url, mapping_cache_s=config.store.mapping_cache_s)
         self.store.migrate()
         self.tenants = Tenants(config.tenants)
         self.upstream = Wl2Clients(config.upstream, policy=config.validation)

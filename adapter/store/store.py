@@ -1,9 +1,11 @@
 """``Store``: the adapter's durable store over SQLite or PostgreSQL. Each public method is one transaction."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
+from cachetools import TTLCache
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -13,8 +15,10 @@ from adapter.store.engine import make_engine, read_transaction, write_transactio
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
 from adapter.store.model import ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription
 from adapter.store.sync import SyncPlan
+from adapter.translate.tables import ID_CHANGE
 
 DEFAULT_RETENTION = timedelta(days=30)
+_UNKNOWN = object()  # "not in the cache", as distinct from a cached "no mapping" (None)
 
 
 def utc_now() -> datetime:
@@ -25,9 +29,14 @@ class Store:
     """Construct from a URL: ``sqlite:///PATH`` (one host) or ``postgresql+psycopg://...`` (several processes).
     ``clock`` returns the current time (timezone-aware); call ``migrate()`` once at start."""
 
-    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now, mapping_cache_s: float = 2.0):
         self.engine = make_engine(url)
         self.clock = clock
+        # Every WL 1.0 call resolves a code; the answer is kept for ``mapping_cache_s`` seconds, so a hot code costs
+        # no query. This process's own changes clear it at once; another process's (an import, an ID change pushed
+        # to another worker or instance) are seen within ``mapping_cache_s``.
+        self._codes: TTLCache | None = TTLCache(50_000, mapping_cache_s) if mapping_cache_s > 0 else None
+        self._codes_lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -51,8 +60,24 @@ class Store:
 
     # -- code mapping ---------------------------------------------------------------------------------------
     def resolve_code(self, code: str) -> str | None:
+        if self._codes is None:
+            return self._resolve_code(code)
+        with self._codes_lock:
+            found = self._codes.get(code, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self._resolve_code(code)
+            with self._codes_lock:
+                self._codes[code] = found
+        return found
+
+    def _resolve_code(self, code: str) -> str | None:
         with read_transaction(self.engine) as c:
             return mappings.resolve(c, code)
+
+    def _mapping_changed(self) -> None:
+        if self._codes is not None:
+            with self._codes_lock:
+                self._codes.clear()
 
     def add_mapping(self, code: str, leerbedrijf_id: str) -> None:
         """Map (or re-map) one code, e.g. an old-style code that WL 2.0 identified."""
@@ -61,16 +86,20 @@ class Store:
                 raise ValueError(problem)
         with write_transaction(self.engine) as c:
             mappings.load(c, {code: leerbedrijf_id}, self.clock())
+        self._mapping_changed()
 
     def import_mappings(self, rows: Iterable[Sequence]) -> ImportResult:
         """Rows of (line_no, code, leerbedrijf_id), all or nothing; MappingImportError lists every bad line."""
         wanted = mappings.parse_rows(rows)
         with write_transaction(self.engine) as c:
-            return mappings.load(c, wanted, self.clock())
+            result = mappings.load(c, wanted, self.clock())
+        self._mapping_changed()
+        return result
 
     def follow_id_change(self, old_id: str, new_id: str) -> None:
         with write_transaction(self.engine) as c:
             mappings.follow_id_change(c, old_id, new_id, self.clock())
+        self._mapping_changed()
 
     def resolve_locally(self, code: str) -> str | None:
         """The mapping table, else the code itself when it is already a LeerbedrijfId (no WL 2.0 lookup)."""
@@ -139,7 +168,10 @@ class Store:
         if existing is not None:
             return StoredMutation(existing, created=False)
         with write_transaction(self.engine) as c:
-            return mutations.store_mutation(c, tenant_oin, m, self.clock())
+            stored = mutations.store_mutation(c, tenant_oin, m, self.clock())
+        if m.soort == ID_CHANGE:  # the mapping followed the new id in the same transaction
+            self._mapping_changed()
+        return stored
 
     def mutations_after(self, tenant_oin: str, vanaf: int, limit: int) -> list[StoredMutationRow]:
         with write_transaction(self.engine) as c:

@@ -33,7 +33,7 @@ class Pipeline:
         self.tenants = tenants
         self.store = store
         self.upstream = upstream  # .for_tenant(tenant) -> Wl2Client
-        self.subscriber = subscriber  # .wake() after a subscription intent was recorded
+        self.subscriber = subscriber  # .want(...) after a verification that answered recognised
         self._operations = {
             "GeefBedrijfsgegevens": self._geef_bedrijfsgegevens,
             "VerifieerAccreditatie": self._verifieer_accreditatie,
@@ -99,10 +99,8 @@ class Pipeline:
     def _verifieer_accreditatie(self, call: Call, req: dict) -> dict:
         leerbedrijf_id = self._resolve(call, req["CodeLeerbedrijf"])
         result = to_wl1.verifieer(self._wl2(call, "VerifieerAccreditatie", to_wl2.verifieer(req, leerbedrijf_id)))
-        if result["Signaalcode"] == 0 and self.config.mutations.subscribe_after_verify:
-            crebo = values.crebo_to_wl2(req["Crebonummer"])
-            if self.store.record_subscription_intent(call.tenant.oin, leerbedrijf_id, crebo) and self.subscriber:
-                self.subscriber.wake()
+        if result["Signaalcode"] == 0 and self.config.mutations.subscribe_after_verify and self.subscriber:
+            self.subscriber.want(call.tenant.oin, leerbedrijf_id, values.crebo_to_wl2(req["Crebonummer"]))
         return result
 
     def _zoeken(self, call: Call, req: dict) -> dict:
