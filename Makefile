@@ -34,6 +34,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/wsgi_servers.py
 	$(BIN)/python bench/bench_simulator.py
