@@ -361,6 +361,8 @@ class Run:
     cpu_ms_per_call: float = float("nan")
     standin_cpu_ms_per_call: float = float("nan")
     writes: dict = field(default_factory=dict)
+    rss_mb: list = field(default_factory=list)  # adapter workers' RSS after the run
+    calls_so_far: int = 0  # calls the adapter had served by the end of the run
 
     @property
     def rps(self) -> float:
@@ -408,6 +410,7 @@ class Bench:
         self.wrk = ensure_wrk()
         self.runs: list[Run] = []
         self.adapter_calls = 0
+        self.rss_path: list[tuple[str, int, float]] = []  # (when, calls served, largest worker RSS MB)
         self.notes: list[str] = []
 
     def wrk_run(self, target: str, server: GunicornServer, url: str, op: Op, body: bytes, clients: int,
@@ -415,6 +418,7 @@ class Bench:
         body_file = self.tmp / f"body-{target}-{op.name}.xml"
         if not body_file.exists():
             body_file.write_bytes(body)
+        self.wait_idle()
         pids = server.pids()
         standin_pids = [self.standin.pid]
         if target == "adapter":
@@ -442,12 +446,26 @@ class Bench:
         if target == "adapter":
             run.writes = self.sqltrace.since_mark()
             self.adapter_calls += run.requests
+            run.rss_mb = [round(rss_mb(w), 1) for w in server.workers()]
+            run.calls_so_far = self.adapter_calls
         if record:
             self.runs.append(run)
         if run.errors:
             self.notes.append(f"{target} {op.name} c={clients}: {w['errors']} errors of {run.requests} requests")
         self.progress(run)
         return run
+
+    def wait_idle(self, limit_s: float = 120.0) -> None:
+        """Wait until neither server is still working off the previous run: when wrk stops, the calls it had in
+        flight (up to 256, queued in gunicorn) are still answered, and would eat the next run's CPU."""
+        pids = self.adapter.pids() + self.passthrough.pids() + [self.standin.pid]
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            before = cpu_seconds(pids)
+            time.sleep(0.3)
+            if cpu_seconds(pids) - before <= 0.03:  # under 10 % of one core: background threads only
+                return
+        self.notes.append(f"the servers were still busy {limit_s:g} s after a run")
 
     def progress(self, r: Run) -> None:
         extra = f", writes {r.writes.get('total', 0)}" if r.target == "adapter" else ""
@@ -589,6 +607,7 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
     def measure(self) -> None:
         a = self.args
         self.rss_start = {pid: rss_mb(pid) for pid in self.adapter.workers()}
+        self.rss_mark("after the capture")
         print(f"\nno upstream latency, {a.seconds:g} s per run (after {a.warmup:g} s of warm-up per server and "
               "operation):", flush=True)
         for op in self.ops:
@@ -598,6 +617,7 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
                 self.wrk_run("passthrough", self.passthrough, self.passthrough_url, op, op.wl2, clients,
                              a.seconds, 0)
                 self.wrk_run("adapter", self.adapter, f"{self.adapter_url}/wl1", op, op.wl1, clients, a.seconds, 0)
+        self.rss_mark("after the runs at 1 and 16 clients")
         if not a.no_latency:
             self._control(f"latency?ms={a.latency_ms:g}")
             print(f"\nthe stand-in answers after {a.latency_ms:g} ms, {a.latency_seconds:g} s per run:", flush=True)
@@ -612,6 +632,8 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
                                      a.latency_seconds, a.latency_ms)
             finally:
                 self._control("latency?ms=0")
+            self.wait_idle()
+            self.rss_mark(f"after the runs at 64 and 256 clients, {a.latency_ms:g} ms upstream")
         self.new_intents()
         self.rss()
 
@@ -623,6 +645,7 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
         self.intent_figures = None
         if op is None:
             return
+        self.wait_idle()
         conn = http.client.HTTPConnection("127.0.0.1", int(self.adapter_url.rsplit(":", 1)[1]), timeout=30)
         new_ms, repeat_ms, bad = [], [], 0
         self.sqltrace.mark()
@@ -665,7 +688,11 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
             print(f"\n{remaining} more calls for the RSS figure ({op.name}, 16 clients, ~{seconds:.0f} s) ...",
                   flush=True)
             self.wrk_run("adapter", self.adapter, f"{self.adapter_url}/wl1", op, op.wl1, 16, seconds, 0, False)
+        self.rss_mark("at the end")
         self.rss_end = {pid: rss_mb(pid) for pid in self.adapter.workers()}
+
+    def rss_mark(self, when: str) -> None:
+        self.rss_path.append((when, self.adapter_calls, round(max(rss_mb(w) for w in self.adapter.workers()), 1)))
 
     # -- profile ------------------------------------------------------------------------------------------------
     def profile(self, names: list[str]) -> dict:
@@ -678,6 +705,7 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
             body_file = self.tmp / f"body-adapter-{op.name}.xml"
             body_file.write_bytes(op.wl1)
             secs = self.args.profile_seconds
+            self.wait_idle()
             load = subprocess.Popen([self.wrk, "-t", "1", "-c", "16", "-d", f"{round(secs) + 4}s", "--timeout", "30s",
                                      "-s", str(BENCH / "wrk_post.lua"), f"{self.adapter_url}/wl1", "--",
                                      str(body_file), XML], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -689,7 +717,7 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
                 busiest = max(workers, key=lambda w: cpu_seconds([w]) - c0[w])
                 raw = self.tmp / f"profile-{op.name}.txt"
                 subprocess.run([spy, "record", "--pid", str(busiest), "--duration", f"{secs:g}", "--rate", "100",
-                                "--format", "raw", "--output", str(raw)],
+                                "--format", "raw", "--output", str(raw), "--nonblocking"],
                                capture_output=True, check=True, timeout=secs + 60)
             finally:
                 load.wait(timeout=secs + 60)
@@ -712,16 +740,20 @@ def _frame(frame: str) -> str:
 
 # frames of the server's own loop: on (nearly) every stack, so in the "total" list they say nothing
 _PLUMBING = ("threading.py:", "concurrent/futures/", "gunicorn/workers/")
+# innermost frames of a thread that waits (for work, a timer, a socket to be ready): not CPU; py-spy's idle test
+# misses some of them (a thread caught the moment it wakes), so they are counted apart and left out
+_WAITING = ("thread.py:_worker", "threading.py:Condition.wait", "threading.py:Event.wait", "selectors.py:",
+            "housekeeping.py:", "subscriber.py:Subscriber._run", "queue.py:Queue.get")  # module file:function
 
 
 def summarise_profile(collapsed: str, top: int = 15) -> dict:
     """Self time (the innermost Python frame, with whatever C code it called) and total time (anywhere on the stack,
-    once per sample) per function, as a share of the samples py-spy took of active threads (idle ones are skipped;
-    a thread waking up to wait again can still be caught, which shows as self time in a queue or selector frame).
-    The total list leaves out the worker loop's own frames (_PLUMBING)."""
+    once per sample) per function, as a share of the samples py-spy took of active threads (py-spy skips idle ones;
+    samples whose innermost frame is a wait (_WAITING) are left out too, and counted). The total list leaves out
+    the worker loop's own frames (_PLUMBING)."""
     self_t: collections.Counter = collections.Counter()
     total_t: collections.Counter = collections.Counter()
-    samples = 0
+    samples = waiting = 0
     for line in collapsed.splitlines():
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
@@ -730,13 +762,17 @@ def summarise_profile(collapsed: str, top: int = 15) -> dict:
         frames = [_frame(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
         if not frames:
             continue
+        if frames[-1].rpartition("/")[2].startswith(_WAITING):  # by file name: modules move between packages
+            waiting += n
+            continue
         samples += n
         self_t[frames[-1]] += n
         for f in set(frames):
             if not f.startswith(_PLUMBING):
                 total_t[f] += n
     share = lambda c: [(f, round(100 * k / samples, 1)) for f, k in c.most_common(top)]  # noqa: E731
-    return {"samples": samples, "self": share(self_t), "total": share(total_t)}
+    return {"samples": samples, "waiting_samples_left_out": waiting, "self": share(self_t),
+            "total": share(total_t)}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -801,7 +837,7 @@ def figures(bench: Bench) -> dict:
             d["new_intent"] = bench.intent_figures
             d["new_ok"] = bench.intent_figures["request_thread_writes_new"] == 0
         out["D"] = d
-    rss = {"calls": bench.adapter_calls, "start_mb": sorted(bench.rss_start.values()),
+    rss = {"calls": bench.adapter_calls, "path": bench.rss_path, "start_mb": sorted(bench.rss_start.values()),
            "end_mb": sorted(bench.rss_end.values()), "workers_restarted": set(bench.rss_start) != set(bench.rss_end)}
     rss["ok"] = bool(rss["end_mb"]) and max(rss["end_mb"]) <= GOALS["RSS_MB"]
     out["RSS"] = rss
@@ -873,7 +909,8 @@ def tables(fig: dict, markdown: bool = False) -> str:
                   f"{', '.join(f'{v:.0f}' for v in r['end_mb'])} MB (after warm-up: "
                   f"{', '.join(f'{v:.0f}' for v in r['start_mb'])} MB) -> {verdict(r['ok'])} "
                   f"(goal: <= 80 MB after 100,000 calls; --rss-calls 100000 to measure that)"
-                  + (" [a worker restarted]" if r["workers_restarted"] else "")]
+                  + (" [a worker restarted]" if r["workers_restarted"] else ""),
+              "  largest worker RSS: " + "; ".join(f"{when} ({calls} calls) {mb:.0f} MB" for when, calls, mb in r["path"])]
     if fig["notes"]:
         parts += ["", "Notes:", *(f"  - {n}" for n in fig["notes"])]
     return "\n".join(parts)
@@ -882,8 +919,8 @@ def tables(fig: dict, markdown: bool = False) -> str:
 def profile_text(profiles: dict) -> str:
     out = []
     for name, p in profiles.items():
-        out.append(f"\nprofile of the busiest adapter worker, {name} at 16 clients ({p['samples']} active samples; "
-                   f"raw collapsed stacks: {p['raw']}):")
+        out.append(f"\nprofile of the busiest adapter worker, {name} at 16 clients ({p['samples']} active samples, "
+                   f"{p['waiting_samples_left_out']} in waits left out; raw collapsed stacks: {p['raw']}):")
         out.append(f"  {'self %':>6}  {'function':<70} {'total %':>7}  function")
         rows = max(len(p["self"]), len(p["total"]))
         for i in range(rows):
