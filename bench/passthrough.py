@@ -3,7 +3,7 @@
 Why it exists: issue 10 sets the adapter's goals as ratios against the cheapest thing that could stand in its place,
 a proxy that reads the request body, POSTs the bytes upstream over a pooled keep-alive connection (urllib3, one pool
 per worker process, as many connections as threads) and returns the answer's bytes. It runs under gunicorn with the
-settings adapter/httpserver.py gives the adapter (gthread workers, keep-alive 5 s, preloaded app, ``gc.collect();
+settings adapter/serve/runner.py gives the adapter (gthread workers, keep-alive 5 s, preloaded app, ``gc.collect();
 gc.freeze()`` before forking), so what differs between the two is the work per call.
 
 Usage: python bench/passthrough.py --port 8092 --upstream http://127.0.0.1:8091/wl2 [--workers 2] [--threads 32]
@@ -59,7 +59,7 @@ def app(environ, start_response):
 
 
 class _Gunicorn(BaseApplication):
-    """The settings of adapter/httpserver.py (without TLS), for a like-for-like comparison."""
+    """The settings of adapter/serve/runner.py (without TLS), for a like-for-like comparison."""
 
     def __init__(self, host: str, port: int, workers: int, threads: int):
         self._settings = {
