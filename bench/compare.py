@@ -883,7 +883,8 @@ def tables(fig: dict, markdown: bool = False) -> str:
             lines += ["| " + " | ".join(r) + " |" for r in rows]
             return "\n".join(lines)
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-        fmt = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+        def fmt(r):
+            return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
         return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
     parts = [head, "", "Stand-in answers at once (latencies in ms; CPU = server CPU per call, master + workers):",
@@ -910,7 +911,8 @@ def tables(fig: dict, markdown: bool = False) -> str:
                   f"{', '.join(f'{v:.0f}' for v in r['start_mb'])} MB) -> {verdict(r['ok'])} "
                   f"(goal: <= 80 MB after 100,000 calls; --rss-calls 100000 to measure that)"
                   + (" [a worker restarted]" if r["workers_restarted"] else ""),
-              "  largest worker RSS: " + "; ".join(f"{when} ({calls} calls) {mb:.0f} MB" for when, calls, mb in r["path"])]
+              "  largest worker RSS: "
+              + "; ".join(f"{when} ({calls} calls) {mb:.0f} MB" for when, calls, mb in r["path"])]
     if fig["notes"]:
         parts += ["", "Notes:", *(f"  - {n}" for n in fig["notes"])]
     return "\n".join(parts)
