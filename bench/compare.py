@@ -382,17 +382,21 @@ class SqlTrace:
 
     def since_mark(self) -> dict:
         if not self.path.exists():
-            return {"total": 0, "request_threads": 0, "other_threads": 0, "rows_changed": 0, "by_statement": {}}
+            return {"total": 0, "request_threads": 0, "other_threads": 0, "rows_changed": 0, "connects": 0,
+                    "by_statement": {}}
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             lines = f.read().decode(errors="replace").splitlines()
-        req = other = rows = 0
+        req = other = rows = connects = 0
         statements: collections.Counter = collections.Counter()
         for line in lines:
             parts = line.split("\t")
             if len(parts) < 5:
                 continue
-            _pid, thread, _kind, changed, first = parts[:5]
+            _pid, thread, kind, changed, first = parts[:5]
+            if kind == "CONNECT":
+                connects += 1
+                continue
             if thread.startswith("ThreadPoolExecutor"):  # gunicorn gthread's request threads
                 req += 1
             else:
@@ -401,7 +405,7 @@ class SqlTrace:
             statements[f"{'request' if thread.startswith('ThreadPoolExecutor') else thread}: "
                        f"{' '.join(first.split()[:4]) or 'BEGIN IMMEDIATE (no row written)'}"] += 1
         return {"total": req + other, "request_threads": req, "other_threads": other, "rows_changed": rows,
-                "by_statement": dict(statements.most_common(5))}
+                "connects": connects, "by_statement": dict(statements.most_common(5))}
 
 
 class Bench:
@@ -471,7 +475,8 @@ class Bench:
         self.notes.append(f"the servers were still busy {limit_s:g} s after a run")
 
     def progress(self, r: Run) -> None:
-        extra = f", writes {r.writes.get('total', 0)}" if r.target == "adapter" else ""
+        extra = (f", writes {r.writes.get('total', 0)}, connects {r.writes.get('connects', 0)}"
+                 if r.target == "adapter" else "")
         print(f"  {r.op:<23} {r.target:<12} c={r.clients:<3} lat={r.latency_ms:g}ms: {r.rps:7.0f} req/s  "
               f"p50 {r.p50_ms:7.2f}  p99 {r.p99_ms:8.2f} ms  cpu {r.cpu_ms_per_call:5.2f} ms/call, "
               f"{r.cores_busy:4.2f} cores"
@@ -800,7 +805,8 @@ def figures(bench: Bench) -> dict:
                      pt_p99_16=p16.p99_ms, ad_p99_16=a16.p99_ms, B_p99_ratio=a16.p99_ms / p16.p99_ms,
                      pt_cpu_ms=p16.cpu_ms_per_call, ad_cpu_ms=a16.cpu_ms_per_call, ad_cores16=a16.cores_busy,
                      standin_cpu_ms=p16.standin_cpu_ms_per_call,
-                     ad_writes_per_call=(a16.writes["total"] / a16.requests if a16.requests else float("nan")))
+                     ad_writes_per_call=(a16.writes["total"] / a16.requests if a16.requests else float("nan")),
+                     ad_connects_per_call=(a16.writes["connects"] / a16.requests if a16.requests else float("nan")))
             f["A"] = f["A_ratio"] >= GOALS["A"]
             f["B_p99"] = f["B_p99_ratio"] <= GOALS["B_p99"]
         if p1 and a1:
@@ -860,7 +866,7 @@ def tables(fig: dict, markdown: bool = False) -> str:
             f"{fig['date']}")
     t1_head = ["operation", "pass req/s @16", "adapter req/s @16", "A ≥0.5×", "pass p50 @1", "adapter p50 @1",
                "B added ≤1 ms", "pass p99 @16", "adapter p99 @16", "B p99 ≤3×", "CPU ms/call pass", "CPU adapter",
-               "adapter cores @16", "SQL writes/call"]
+               "adapter cores @16", "SQL writes/call", "SQL connects/call"]
     t1 = [[f["op"], _f(f.get("pt_rps16")), _f(f.get("ad_rps16")),
            f"{_f(f.get('A_ratio'), '{:.2f}')}× {verdict(f.get('A'))}",
            _f(f.get("pt_p50_1"), "{:.2f}"), _f(f.get("ad_p50_1"), "{:.2f}"),
@@ -868,7 +874,7 @@ def tables(fig: dict, markdown: bool = False) -> str:
            _f(f.get("pt_p99_16"), "{:.1f}"), _f(f.get("ad_p99_16"), "{:.1f}"),
            f"{_f(f.get('B_p99_ratio'), '{:.1f}')}× {verdict(f.get('B_p99'))}",
            _f(f.get("pt_cpu_ms"), "{:.2f}"), _f(f.get("ad_cpu_ms"), "{:.2f}"), _f(f.get("ad_cores16"), "{:.2f}"),
-           _f(f.get("ad_writes_per_call"), "{:.2f}")] for f in ops]
+           _f(f.get("ad_writes_per_call"), "{:.2f}"), _f(f.get("ad_connects_per_call"), "{:.2f}")] for f in ops]
     t2_head = ["operation", "pass req/s @64", "adapter req/s @64", "C rate ≥90%", "pass p99 @64", "adapter p99 @64",
                "C p99 ≤1.1×", "pass req/s / p50 / p99 @256", "adapter req/s / p50 / p99 @256",
                "C @256: rate vs CPU-bound ≥80%, p99/p50 ≤2"]

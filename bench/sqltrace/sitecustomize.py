@@ -7,7 +7,8 @@ PYTHONPATH and ``WL_BENCH_SQL_TRACE=FILE``; Python then imports this module at s
 gets a trace callback (``sqlite3.Connection.set_trace_callback``) that notes, per transaction, whether it took the
 write lock (``BEGIN IMMEDIATE``/``EXCLUSIVE``) or ran an INSERT/UPDATE/DELETE, and how many rows it changed. When such
 a transaction ends, one line goes to FILE (O_APPEND, so the workers' lines do not mix):
-``pid<TAB>thread name<TAB>COMMIT|ROLLBACK|AUTOCOMMIT<TAB>rows changed<TAB>first write statement``. Read-only
+``pid<TAB>thread name<TAB>COMMIT|ROLLBACK|AUTOCOMMIT<TAB>rows changed<TAB>first write statement``, and one
+``pid<TAB>thread name<TAB>CONNECT<TAB>0<TAB>`` per new connection (a pool that overflows opens them per call). Read-only
 transactions write nothing; the callback costs about 1 µs per statement (a few per call, against milliseconds).
 Without WL_BENCH_SQL_TRACE this module does nothing.
 """
@@ -24,9 +25,19 @@ if _PATH:
     _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
     _LOCKING = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 
+    _fds = {}  # one descriptor per process (the adapter forks its workers after connecting once)
+
+    def _fd():
+        pid = os.getpid()
+        if pid not in _fds:
+            _fds[pid] = os.open(_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        return _fds[pid]
+
     def _traced(conn):
         state = {"begun": False, "locking": False, "first": None, "changes": 0}
-        fd = os.open(_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = _fd()
+        # connections opened per call (a pool that overflows) are worth knowing: one line each, not a write
+        os.write(fd, f"{os.getpid()}\t{threading.current_thread().name}\tCONNECT\t0\t\n".encode())
 
         def end(kind):
             if state["locking"] or state["first"]:
