@@ -930,6 +930,19 @@ def tables(fig: dict, markdown: bool = False) -> str:
     return "\n".join(parts)
 
 
+def profile_markdown(profiles: dict) -> str:
+    out = []
+    for name, p in profiles.items():
+        out += ["", f"{name}, busiest worker at 16 clients: {p['samples']} active samples "
+                    f"({p['waiting_samples_left_out']} in waits left out)", "",
+                "| # | self % | function (self) | total % | function (total) |", "|---:|---:|---|---:|---|"]
+        for i in range(max(len(p["self"]), len(p["total"]))):
+            s = p["self"][i] if i < len(p["self"]) else ("", "")
+            t = p["total"][i] if i < len(p["total"]) else ("", "")
+            out.append(f"| {i + 1} | {s[1]} | `{s[0]}` | {t[1]} | `{t[0]}` |")
+    return "\n".join(out)
+
+
 def profile_text(profiles: dict) -> str:
     out = []
     for name, p in profiles.items():
@@ -993,7 +1006,7 @@ def main() -> int:
     if profiles:
         print(profile_text(profiles))
     if args.markdown:
-        Path(args.markdown).write_text(tables(fig, markdown=True) + ("\n" + profile_text(profiles) if profiles
+        Path(args.markdown).write_text(tables(fig, markdown=True) + ("\n" + profile_markdown(profiles) if profiles
                                                                        else "") + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(fig, indent=1, default=str))
