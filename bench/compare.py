@@ -56,6 +56,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -485,6 +486,8 @@ class Bench:
     # -- set-up -------------------------------------------------------------------------------------------------
     def start(self) -> None:
         a = self.args
+        self.workers: int
+        self.threads: int
         self.workers, self.threads = (a.workers, a.threads) if a.workers and a.threads else adapter_server_defaults()
         if a.workers:
             self.workers = a.workers
@@ -764,10 +767,10 @@ def summarise_profile(collapsed: str, top: int = 15) -> dict:
     total_t: collections.Counter = collections.Counter()
     samples = waiting = 0
     for line in collapsed.splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not stack or not n.isdigit():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
             continue
-        n = int(n)
+        n = int(count)
         frames = [_frame(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
         if not frames:
             continue
@@ -796,10 +799,10 @@ def figures(bench: Bench) -> dict:
     find = {(r.target, r.op, r.clients, r.latency_ms): r for r in bench.runs}
     per_op = []
     for op in bench.ops:
-        def run(target, clients, latency=0.0):
-            return find.get((target, op.name, clients, latency))
+        def run(target, clients, latency=0.0, name=op.name):
+            return find.get((target, name, clients, latency))
         p1, a1, p16, a16 = run("passthrough", 1), run("adapter", 1), run("passthrough", 16), run("adapter", 16)
-        f = {"op": op.name}
+        f: dict[str, Any] = {"op": op.name}
         if p16 and a16:
             f.update(pt_rps16=p16.rps, ad_rps16=a16.rps, A_ratio=a16.rps / p16.rps if p16.rps else float("nan"),
                      pt_p99_16=p16.p99_ms, ad_p99_16=a16.p99_ms, B_p99_ratio=a16.p99_ms / p16.p99_ms,
@@ -839,7 +842,7 @@ def figures(bench: Bench) -> dict:
         statements: collections.Counter = collections.Counter()
         for r in verify:
             statements.update(r.writes["by_statement"])
-        d = {"calls": calls, "request_thread_writes": req_writes, "all_writes": all_writes,
+        d: dict[str, Any] = {"calls": calls, "request_thread_writes": req_writes, "all_writes": all_writes,
              "writes_per_call": all_writes / calls if calls else float("nan"),
              "statements": dict(statements.most_common(5))}
         d["repeat_ok"] = req_writes == 0 and d["writes_per_call"] < GOALS["D_per_call"]
@@ -847,8 +850,9 @@ def figures(bench: Bench) -> dict:
             d["new_intent"] = bench.intent_figures
             d["new_ok"] = bench.intent_figures["request_thread_writes_new"] == 0
         out["D"] = d
-    rss = {"calls": bench.adapter_calls, "path": bench.rss_path, "start_mb": sorted(bench.rss_start.values()),
-           "end_mb": sorted(bench.rss_end.values()), "workers_restarted": set(bench.rss_start) != set(bench.rss_end)}
+    rss: dict[str, Any] = {
+        "calls": bench.adapter_calls, "path": bench.rss_path, "start_mb": sorted(bench.rss_start.values()),
+        "end_mb": sorted(bench.rss_end.values()), "workers_restarted": set(bench.rss_start) != set(bench.rss_end)}
     rss["ok"] = bool(rss["end_mb"]) and max(rss["end_mb"]) <= GOALS["RSS_MB"]
     out["RSS"] = rss
     return out
@@ -894,7 +898,7 @@ def tables(fig: dict, markdown: bool = False) -> str:
             return "\n".join(lines)
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
         def fmt(r):
-            return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
     parts = [head, "", "Stand-in answers at once (latencies in ms; CPU = server CPU per call, master + workers):",

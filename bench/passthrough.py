@@ -58,6 +58,11 @@ def app(environ, start_response):
     return [data]
 
 
+def _freeze_before_fork(server, worker) -> None:
+    gc.collect()
+    gc.freeze()
+
+
 class _Gunicorn(BaseApplication):
     """The settings of adapter/serve/runner.py (without TLS), for a like-for-like comparison."""
 
@@ -75,7 +80,7 @@ class _Gunicorn(BaseApplication):
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "wl-bench-passthrough",
-            "pre_fork": lambda server, worker: (gc.collect(), gc.freeze()),
+            "pre_fork": _freeze_before_fork,
         }
         super().__init__()
 

@@ -61,7 +61,9 @@ class Answer:
     @classmethod
     def of(cls, status: int, content_type: str, body: bytes) -> "Answer":
         for pattern, placeholder in _TEMPLATE:
-            body = pattern.sub(lambda m: m.group(1) + placeholder + m.group(2), body, count=1)
+            def fill(m: re.Match, placeholder: bytes = placeholder) -> bytes:
+                return m.group(1) + placeholder + m.group(2)
+            body = pattern.sub(fill, body, count=1)
         return cls(status, content_type.encode("latin-1"), body)
 
     def render(self, request: bytes, exact: bool = True) -> bytes:

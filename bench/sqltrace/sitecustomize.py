@@ -25,7 +25,7 @@ if _PATH:
     _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
     _LOCKING = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 
-    _fds = {}  # one descriptor per process (the adapter forks its workers after connecting once)
+    _fds: dict = {}  # one descriptor per process (the adapter forks its workers after connecting once)
 
     def _fd():
         pid = os.getpid()
@@ -34,7 +34,7 @@ if _PATH:
         return _fds[pid]
 
     def _traced(conn):
-        state = {"begun": False, "locking": False, "first": None, "changes": 0}
+        state: dict = {"begun": False, "locking": False, "first": None, "changes": 0}
         fd = _fd()
         # connections opened per call (a pool that overflows) are worth knowing: one line each, not a write
         os.write(fd, f"{os.getpid()}\t{threading.current_thread().name}\tCONNECT\t0\t\n".encode())
