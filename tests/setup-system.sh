@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# System packages the test suite needs beyond Python: PHP's SoapClient (an independent SOAP client).
-# Installed from Debian's packages when missing and we are root; otherwise those tests skip with a reason.
+# System packages the test suite needs beyond Python, from Debian's packages when missing and we are root:
+#   php-cli + php-soap  PHP's SoapClient (an independent SOAP client)
+#   chromium            headless browser that opens the generated HTML reports (no browser download: Debian's)
+# Otherwise the tests that need them skip with a reason.
 set -u
-if php -m 2>/dev/null | grep -qi '^soap$'; then exit 0; fi
+missing=()
+php -m 2>/dev/null | grep -qi '^soap$' || missing+=(php-cli php-soap)
+command -v chromium >/dev/null || missing+=(chromium)
+[ ${#missing[@]} = 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "installing php-cli and php-soap for the SOAP interoperability tests" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq php-cli php-soap >/dev/null) \
-    || echo "could not install php-soap; the PHP client tests will skip" >&2
+  echo "installing ${missing[*]} for the tests" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "could not install ${missing[*]}; the tests that need them will skip" >&2
 else
-  echo "php-soap is missing and cannot be installed here; the PHP client tests will skip" >&2
+  echo "${missing[*]} missing and cannot be installed here; the tests that need them will skip" >&2
 fi
 exit 0
