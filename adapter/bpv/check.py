@@ -55,21 +55,28 @@ class Decision:
     risk_date: str = ""
 
 
+class Stopped(Exception):
+    """The run is being stopped (Ctrl-C, SIGTERM): threads give up instead of waiting for their turn."""
+
+
 class Pacer:
     """A token bucket that waits: at most ``rate`` calls per second over time, bursts of a second's worth."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, sleep=time.sleep):
+    def __init__(self, rate: float, stop: threading.Event, clock: Callable[[], float] = time.monotonic):
         self.rate = rate
         self.burst = max(1.0, rate)
         self._tokens = 1.0  # start gently: the first second is not a burst
         self._last = clock()
-        self._clock, self._sleep = clock, sleep
+        self._clock = clock
+        self._stop = stop
         self._lock = threading.Lock()
 
     def wait(self) -> None:
-        if self.rate <= 0:
-            return
         while True:
+            if self._stop.is_set():
+                raise Stopped
+            if self.rate <= 0:
+                return
             with self._lock:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
@@ -78,7 +85,7 @@ class Pacer:
                     self._tokens -= 1
                     return
                 pause = (1 - self._tokens) / self.rate
-            self._sleep(pause)
+            self._stop.wait(pause)
 
 
 class _MappingOnly:
@@ -102,13 +109,14 @@ class _Unavailable(Exception):
 class Checker:
     """Decides one row at a time, from any number of threads."""
 
-    def __init__(self, store, client, school_oin: str, settings: Settings, sleep=time.sleep):
+    def __init__(self, store, client, school_oin: str, settings: Settings):
         self.store = _MappingOnly(store)
         self.client = client  # a Wl2Client: .call(operation, sender_oin, body)
         self.school_oin = school_oin
         self.settings = settings
-        self.pacer = Pacer(settings.rate)
-        self._sleep = sleep
+        self.stop = threading.Event()  # set: rows still waiting give up (they stay undecided)
+        self.calls = 0  # WL 2.0 calls made (attempts of this check, not the client's own retries)
+        self.pacer = Pacer(settings.rate, self.stop)
         self._lock = threading.Lock()
         self._codes: dict[str, Future] = {}  # code -> (leerbedrijf_id, via the old-code fallback)
         self._companies: dict[str, Future] = {}  # leerbedrijf_id -> details answer (memory only, this run)
@@ -184,6 +192,8 @@ class Checker:
         retries = 0 if self._outage.is_set() else self.settings.retries
         for attempt in range(retries + 1):
             self.pacer.wait()
+            with self._lock:
+                self.calls += 1
             try:
                 answer = self.client.call(operation, self.school_oin, body)
                 self._outage.clear()
@@ -194,7 +204,7 @@ class Checker:
                     raise _Unavailable(f"WL 2.0 unavailable after {attempt + 1} attempt(s): {exc}") from None
             except UpstreamError as exc:
                 raise _Unavailable(f"WL 2.0 gave no usable answer: {exc}") from None
-            self._sleep(pause)
+            self.stop.wait(pause)
             pause *= 2
         raise AssertionError("unreachable")
 
@@ -273,6 +283,7 @@ def check_rows(checker: Checker, rows: list[Row], state: StateWriter, progress=N
                 if progress is not None:
                     progress.update(1)
         except BaseException:
+            checker.stop.set()  # running rows stop at their next wait; queued ones never start
             for f in futures:
                 f.cancel()
             raise

@@ -80,6 +80,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from adapter.config import ConfigError, load_config
     from adapter.wl2.clients import Wl2Clients
 
+    _interrupt_on_sigterm()
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -101,12 +102,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     todo = [row for row in export.rows if row.key not in kept]
     settings = check.Settings(rate=args.rate, workers=args.workers, retries=args.retries, backoff_s=args.retry_backoff)
     store = _open_store(config.store.url)
-    _interrupt_on_sigterm()
     state = check.StateWriter(out, identity, kept)
     progress = _progress(len(export.rows), len(kept), not args.no_progress)
     try:
         client = Wl2Clients(config.upstream, policy=config.validation).for_tenant(tenant)
-        decided = check.check_rows(check.Checker(store, client, tenant.oin, settings), todo, state, progress)
+        checker = check.Checker(store, client, tenant.oin, settings)
+        decided = check.check_rows(checker, todo, state, progress)
     except KeyboardInterrupt:
         raise _Exit(EXIT_INTERRUPTED, f"interrupted; what was checked is kept in {out / check.STATE_FILE}: "
                                       "run the same command again to continue") from None
@@ -119,7 +120,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     _write_atomic(out / check.REPORT_FILE, report.render(export, decisions, tenant.name, day, Path(args.file).name))
     counts = Counter(d.outcome for d in decisions.values())
     print(f"{len(export.rows)} placement(s): " + ", ".join(f"{code} {n}" for code, n in sorted(counts.items())))
-    print(f"written: {out / check.RESULT_FILE}, {out / check.REPORT_FILE}")
+    print(f"checked {len(todo)} placement(s) now with {checker.calls} WL 2.0 call(s); "
+          f"written: {out / check.RESULT_FILE}, {out / check.REPORT_FILE}")
     if counts["unavailable"]:
         print(f"wl-adapter: {counts['unavailable']} placement(s) could not be checked (WL 2.0 unavailable); "
               "run the same command again to check only those", file=sys.stderr)
@@ -130,6 +132,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         return args.command_func(args)
+    except KeyboardInterrupt:  # before the check started: nothing to keep
+        print("wl-adapter: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except _Exit as exc:
         print(f"wl-adapter: {exc}", file=sys.stderr)
         return exc.code
