@@ -19,6 +19,7 @@ from adapter.soap.oin import is_oin, is_school_oin
 ENV_PREFIX = "WL_ADAPTER_"
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 VALIDATION_MODES = ("enforce", "report", "off")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,27 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """SMTP for the daily digest mail to each school's BPV office (``wl-adapter mutations digest``)."""
+
+    smtp_host: str = ""  # empty: no digest mails
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""  # set it through WL_ADAPTER_NOTIFY_SMTP_PASSWORD rather than in the file
+    from_address: str = ""
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
     oin: str
     licence_sha256: str
     client_cert: str = ""
     client_key: str = ""
+    bpv_email: str = ""  # the school's BPV office: gets the daily digest of withdrawals and code changes
+    placement_check: str = ""  # the --out DIR of the school's placement checks: the digest names affected placements
 
 
 @dataclass(frozen=True)
@@ -137,13 +153,14 @@ class Config:
     mutations: MutationsConfig = field(default_factory=MutationsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     validation: ValidationPolicy = field(default_factory=ValidationPolicy)
     tenants: tuple[Tenant, ...] = ()
     source: str = ""
 
 
 _SECTIONS = {"server": ServerConfig, "upstream": UpstreamConfig, "store": StoreConfig, "mutations": MutationsConfig,
-             "audit": AuditConfig, "limits": LimitsConfig}
+             "audit": AuditConfig, "limits": LimitsConfig, "notify": NotifyConfig}
 
 
 def _coerce(key: str, value: Any, typ: type) -> Any:
@@ -227,6 +244,13 @@ def _check(config: Config) -> None:
         seen[t.licence_sha256.lower()] = t.name
         if bool(t.client_cert) != bool(t.client_key):
             raise ConfigError(f"{where}.client_key: client_cert and client_key go together")
+        if t.bpv_email and not EMAIL_PATTERN.match(t.bpv_email):
+            raise ConfigError(f"{where}.bpv_email: expected an e-mail address, got {t.bpv_email!r}")
+    n = config.notify
+    if n.smtp_host and not EMAIL_PATTERN.match(n.from_address):
+        raise ConfigError(f"notify.from_address: an e-mail address is needed to send mail, got {n.from_address!r}")
+    if not 0 < n.smtp_port < 65536:
+        raise ConfigError(f"notify.smtp_port: expected 1..65535, got {n.smtp_port}")
 
 
 def load_config(path: str | os.PathLike | None = None, environ: dict | None = None) -> Config:

@@ -26,13 +26,14 @@ from pathlib import Path
 
 from adapter.bpv.judge import Verdict, judge
 from adapter.bpv.outcomes import DECIDED
-from adapter.bpv.placements import Export, Row
-from adapter.wl1.resolve import ResolutionRefused, UnknownCode, resolve_code
-from adapter.wl2.client import UpstreamError, UpstreamUnavailable
+from adapter.bpv.placements import COLUMNS, Export, Row
+from adapter.errors import UnknownCode, UpstreamError, UpstreamUnavailable, Wl2Refused
+from adapter.wl1.resolve import resolve_code
 
 STATE_FILE = "state.jsonl"
 RESULT_FILE = "placements.csv"
 REPORT_FILE = "report.html"
+META_FILE = "check.json"  # which of the school's headers is which column, for readers of placements.csv
 RESULT_COLUMNS = ("outcome", "detail", "leerbedrijf_id", "risk_date")
 DETAILS = "OpvragenDetailgegevensLeerbedrijf"
 SEARCH = "ZoekenLeerbedrijfOfLeerplaats"
@@ -172,9 +173,9 @@ class Checker:
 
         try:
             return resolve_code(code, self.store, search), bool(searched)
-        except ResolutionRefused as exc:
-            raise _Unavailable(f"WL 2.0 refused the search for old code {code}: "
-                               f"signaalcode {exc.result['Signaalcode']}") from None
+        except Wl2Refused as exc:
+            raise _Unavailable(f"WL 2.0 refused the search for old code {code}: signaalcode {exc.signaalcode}") \
+                from None
 
     def _details(self, leerbedrijf_id: str) -> list[dict] | None:
         """The company's recognitions, or None when WL 2.0 does not know the id (10)."""
@@ -288,6 +289,14 @@ def check_rows(checker: Checker, rows: list[Row], state: StateWriter, progress=N
                 f.cancel()
             raise
     return decided
+
+
+def write_meta(out_dir: Path, export: Export, columns: dict[str, str], identity: dict) -> None:
+    """What a later reader of placements.csv (the digest mail) needs to read it: delimiter and column names."""
+    meta = {**identity, "delimiter": export.delimiter, "columns": {n: columns.get(n, n) for n in COLUMNS}}
+    tmp = out_dir / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    os.replace(tmp, out_dir / META_FILE)
 
 
 def write_results(path: Path, export: Export, decisions: dict[str, Decision]) -> None:

@@ -88,7 +88,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     tenant = _tenant(config, args.school)
     day = _day(args.date)
     try:
-        export = read_export(args.file, parse_column_map(args.columns))
+        columns = parse_column_map(args.columns)
+        export = read_export(args.file, columns)
     except UnreadableExport as exc:
         raise _Exit(EXIT_UNUSABLE, f"{args.file}: {exc}") from None
     out = Path(args.out)
@@ -117,6 +118,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         store.close()
     decisions = {**kept, **decided}
     check.write_results(out / check.RESULT_FILE, export, decisions)
+    check.write_meta(out, export, columns, identity)
     _write_atomic(out / check.REPORT_FILE, report.render(export, decisions, tenant.name, day, Path(args.file).name))
     counts = Counter(d.outcome for d in decisions.values())
     print(f"{len(export.rows)} placement(s): " + ", ".join(f"{code} {n}" for code, n in sorted(counts.items())))

@@ -2,14 +2,24 @@
 ``wl-adapter serve`` before this module is imported, and /metrics aggregates all workers.
 
 The metrics are listeners: ``Metrics.call_done`` reads each finished WL 1.0 call record, ``exchange_done`` each
-WL 2.0 exchange (also the subscriber's), ``mutation_stored`` each stored push. No stage counts anything itself."""
+WL 2.0 exchange (also the subscriber's), ``mutation_stored`` each stored push. No stage counts anything itself.
+
+Figures about the store (mutations waiting for a school) are not kept in any process: ``StoreCollector`` reads them
+from the store when /metrics is scraped, so every worker and every instance gives the same true answer and there is
+no per-process value to aggregate wrongly.
+"""
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger("wl_adapter.metrics")
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -68,19 +78,64 @@ class Metrics:
         MUTATIONS_RECEIVED.labels(school, str(created).lower()).inc()
 
 
-def render() -> tuple[bytes, str]:
+class StoreCollector:
+    """``wl_adapter_mutations_undelivered{school}`` and ``wl_adapter_mutations_undelivered_oldest_age_seconds``,
+    read from the store at scrape time. Every configured school gets a series (0 when nothing waits), so an alert
+    can tell "nothing waiting" from "not measured"; a store that does not answer gives no series (and a log line)."""
+
+    def __init__(self, store, schools: dict[str, str], clock: Callable[[], datetime] | None = None):
+        self.store = store
+        self.schools = schools  # OIN -> the name used as the school label
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def collect(self) -> Iterable:
+        try:
+            waiting = {u.tenant_oin: u for u in self.store.undelivered()}
+        except Exception as exc:  # noqa: BLE001 - a scrape must still show the other metrics
+            log.warning("store unreadable for metrics: %s", exc)
+            return []
+        count = GaugeMetricFamily("wl_adapter_mutations_undelivered",
+                                  "Mutations stored for a school and not yet fetched with GeefMutaties", labels=["school"])
+        age = GaugeMetricFamily("wl_adapter_mutations_undelivered_oldest_age_seconds",
+                                "Age of the oldest mutation a school has not fetched (0 when none waits)",
+                                labels=["school"])
+        now = self.clock()
+        for oin in sorted(set(self.schools) | set(waiting)):
+            name = self.schools.get(oin, oin)
+            u = waiting.get(oin)
+            count.add_metric([name], u.count if u else 0)
+            age.add_metric([name], max(0.0, (now - u.oldest_received_at).total_seconds()) if u else 0.0)
+        return [count, age]
+
+
+def render(extra: Iterable = ()) -> tuple[bytes, str]:
+    """The exposition text: the process (or all workers') metrics, then those of the ``extra`` collectors."""
     if MULTIPROCESS:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
+    else:
+        from prometheus_client import REGISTRY as registry
+    body = generate_latest(registry)
+    extra = list(extra)
+    if extra:
+        scrape_time = CollectorRegistry(auto_describe=False)  # not collected at registration: no query until asked
+        for collector in extra:
+            scrape_time.register(collector)
+        body += generate_latest(scrape_time)
+    return body, CONTENT_TYPE_LATEST
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+def wsgi_app(extra: Iterable = ()):
+    """The /metrics endpoint; ``extra`` collectors are asked on every scrape."""
+    extra = list(extra)
+
+    def app(environ, start_response):
+        body, content_type = render(extra)
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+    return app
 
 
-def wsgi(environ, start_response):
-    body, content_type = render()
-    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
-    return [body]
+wsgi = wsgi_app()

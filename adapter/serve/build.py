@@ -63,7 +63,8 @@ class Adapter:
             config.server.max_body_bytes,
             routes={"/healthz": _json_route(lambda: ("200 OK", {"status": "ok"})),
                     "/readyz": _json_route(self.readiness),
-                    "/metrics": metrics.wsgi},
+                    "/metrics": metrics.wsgi_app([metrics.StoreCollector(
+                        self.store, {t.oin: t.name for t in config.tenants})])},
             mutaties=self.receiver,
             listeners=CallListeners(self.audit.call_done, self.metrics.call_done),
         )

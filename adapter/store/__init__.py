@@ -12,6 +12,7 @@ from adapter.store.model import (
     StoredMutation,
     StoredMutationRow,
     Subscription,
+    Undelivered,
 )
 from adapter.store.store import DEFAULT_RETENTION, Store
 from adapter.store.sync import SyncPlan, UpstreamSubscription, plan_subscription_sync
@@ -19,6 +20,6 @@ from adapter.store.sync import SyncPlan, UpstreamSubscription, plan_subscription
 __all__ = [
     "DEFAULT_RETENTION", "LATEST_VERSION", "ImportRejected", "ImportResult", "Intent", "LineProblem",
     "MappingImportError", "Mutation", "SchemaTooNew", "Store", "StoreUnavailable", "StoredMutation",
-    "StoredMutationRow", "Subscription", "SubscriptionImportError", "SyncPlan", "UpstreamSubscription",
+    "StoredMutationRow", "Subscription", "SubscriptionImportError", "SyncPlan", "Undelivered", "UpstreamSubscription",
     "plan_subscription_sync",
 ]

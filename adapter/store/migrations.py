@@ -93,6 +93,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "find a school's latest mutation about a company (to recognise fan-out copies)", (
         "CREATE INDEX ix_mutation_company ON mutation (tenant_oin, leerbedrijf_id, volgnummer)",
     )),
+    Migration(3, "daily digest mails to a school's BPV office: one per school and day", (
+        """CREATE TABLE digest_sent (
+            tenant_oin VARCHAR(20) NOT NULL,
+            day {date} NOT NULL,
+            sent_at {timestamp} NOT NULL,
+            mutations INTEGER NOT NULL,
+            PRIMARY KEY (tenant_oin, day))""",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -53,6 +53,15 @@ class StoredMutationRow:
 
 
 @dataclass(frozen=True)
+class Undelivered:
+    """A school's mutations that its system has not yet fetched with GeefMutaties."""
+
+    tenant_oin: str
+    count: int
+    oldest_received_at: datetime
+
+
+@dataclass(frozen=True)
 class Subscription:
     tenant_oin: str
     leerbedrijf_id: str

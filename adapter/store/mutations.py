@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from adapter.store import mappings
 from adapter.store.engine import insert_for
-from adapter.store.model import Mutation, StoredMutation, StoredMutationRow
-from adapter.store.schema import mutation, tenant_sequence
+from adapter.store.model import Mutation, StoredMutation, StoredMutationRow, Undelivered
+from adapter.store.schema import digest_sent, mutation, tenant_sequence
 from adapter.translate.tables import ID_CHANGE
 
 _MUTATION_FIELDS = ("mutatie_id", "abonnement_id", "soort", "leerbedrijf_id", "oud_leerbedrijf_id", "crebo",
@@ -82,9 +82,46 @@ def mutations_after(connection: Connection, tenant_oin: str, vanaf: int, limit: 
                                               t.delivered_at.is_(None)).values(delivered_at=now))
     rows = connection.execute(select(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer > vanaf)
                               .order_by(t.volgnummer).limit(limit))
-    return [StoredMutationRow(volgnummer=r.volgnummer, received_at=r.received_at, delivered_at=r.delivered_at,
-                              mutation=Mutation(**{name: getattr(r, name) for name in _MUTATION_FIELDS}))
-            for r in rows]
+    return [_row(r) for r in rows]
+
+
+def _row(r) -> StoredMutationRow:
+    return StoredMutationRow(volgnummer=r.volgnummer, received_at=r.received_at, delivered_at=r.delivered_at,
+                             mutation=Mutation(**{name: getattr(r, name) for name in _MUTATION_FIELDS}))
+
+
+def list_mutations(connection: Connection, tenant_oin: str, undelivered_only: bool = False,
+                   received_after: datetime | None = None) -> list[StoredMutationRow]:
+    """The school's stored mutations by Volgnummer (reading them marks nothing delivered)."""
+    t = mutation.c
+    query = select(mutation).where(t.tenant_oin == tenant_oin).order_by(t.volgnummer)
+    if undelivered_only:
+        query = query.where(t.delivered_at.is_(None))
+    if received_after is not None:
+        query = query.where(t.received_at > received_after)
+    return [_row(r) for r in connection.execute(query)]
+
+
+def undelivered(connection: Connection) -> list[Undelivered]:
+    """Per school with mutations waiting: how many, and when the oldest came in."""
+    t = mutation.c
+    rows = connection.execute(select(t.tenant_oin, func.count(), func.min(t.received_at))
+                              .where(t.delivered_at.is_(None)).group_by(t.tenant_oin))
+    return [Undelivered(oin, count, oldest) for oin, count, oldest in rows]
+
+
+def last_digest(connection: Connection, tenant_oin: str) -> datetime | None:
+    """When the school's last digest mail went out (None: never)."""
+    return connection.execute(select(func.max(digest_sent.c.sent_at))
+                              .where(digest_sent.c.tenant_oin == tenant_oin)).scalar_one_or_none()
+
+
+def record_digest(connection: Connection, tenant_oin: str, day, sent_at: datetime, count: int) -> bool:
+    """Claim the school's digest for ``day``; False when that day's digest was already sent."""
+    result = connection.execute(insert_for(connection)(digest_sent).values(
+        tenant_oin=tenant_oin, day=day, sent_at=sent_at, mutations=count)
+        .on_conflict_do_nothing(index_elements=[digest_sent.c.tenant_oin, digest_sent.c.day]))
+    return result.rowcount == 1
 
 
 def purge_delivered(connection: Connection, delivered_before: datetime) -> int:

@@ -90,3 +90,13 @@ mutation = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),
 )
+
+# One row per school and day a digest mail went out (wl-adapter mutations digest): the claim that keeps it to one a
+# day, and the point from which the next digest lists new mutations.
+digest_sent = Table(
+    "digest_sent", metadata,
+    Column("tenant_oin", String(20), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("mutations", Integer, nullable=False),
+)

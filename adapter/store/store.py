@@ -13,7 +13,8 @@ from adapter.errors import StoreUnavailable
 from adapter.store import mappings, migrations, mutations, subscriptions
 from adapter.store.engine import make_engine, read_transaction, write_transaction
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
-from adapter.store.model import ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription
+from adapter.store.model import (ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription,
+                                 Undelivered)
 from adapter.store.sync import SyncPlan
 from adapter.translate.tables import ID_CHANGE
 
@@ -181,3 +182,28 @@ class Store:
         """Delete mutations delivered more than ``retention`` ago; undelivered ones are kept."""
         with write_transaction(self.engine) as c:
             return mutations.purge_delivered(c, self.clock() - retention)
+
+    def list_mutations(self, tenant_oin: str, undelivered_only: bool = False,
+                       received_after: datetime | None = None) -> list[StoredMutationRow]:
+        """The school's stored mutations, oldest first; reading them does not count as delivering them."""
+        with read_transaction(self.engine) as c:
+            return mutations.list_mutations(c, tenant_oin, undelivered_only, received_after)
+
+    def undelivered(self) -> list[Undelivered]:
+        """Per school: mutations its system has not fetched yet, and when the oldest of them came in."""
+        with read_transaction(self.engine) as c:
+            return mutations.undelivered(c)
+
+    # -- digest mails ---------------------------------------------------------------------------------------
+    def last_digest(self, tenant_oin: str) -> datetime | None:
+        with read_transaction(self.engine) as c:
+            return mutations.last_digest(c, tenant_oin)
+
+    def send_digest_once(self, tenant_oin: str, day, count: int, send: Callable[[], None]) -> bool:
+        """Run ``send()`` unless the school's digest for ``day`` was sent already; the record is committed only
+        when ``send`` returned, so a failed mail is tried again on the next run. False: already sent."""
+        with write_transaction(self.engine) as c:
+            if not mutations.record_digest(c, tenant_oin, day, self.clock(), count):
+                return False
+            send()
+        return True
