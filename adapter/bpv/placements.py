@@ -168,7 +168,8 @@ def read_export(path: str | Path, column_map: dict[str, str] | None = None) -> E
     try:
         header = next(reader)
         positions = _positions(header, column_map or {})
-        rows = [read_row(reader.line_num, fields, header, positions) for fields in reader if any(f.strip() for f in fields)]
+        rows = [read_row(reader.line_num, fields, header, positions)
+                for fields in reader if any(f.strip() for f in fields)]
     except csv.Error as exc:
         raise UnreadableExport(f"line {reader.line_num}: {exc}") from None
     return Export(header, rows, encoding, delimiter, hashlib.sha256(data).hexdigest())

@@ -154,7 +154,8 @@ def register(sub) -> None:
     p.add_argument("--columns", metavar="NAME=HEADER,...",
                    help="headers of your file for our column names, e.g. student=Leerling,code_leerbedrijf=Bedrijf")
     p.add_argument("--rate", type=float, default=10.0, metavar="N",
-                   help="WL 2.0 calls per second for this check, leaving room for live traffic (default 10; 0 = no limit)")
+                   help="WL 2.0 calls per second for this check, leaving room for live traffic "
+                        "(default 10; 0 = no limit)")
     p.add_argument("--workers", type=int, default=4, metavar="N", help="calls in flight at once (default 4)")
     p.add_argument("--retries", type=int, default=3, metavar="N",
                    help="extra attempts when WL 2.0 is unavailable (998), with back-off (default 3)")

@@ -57,7 +57,9 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 def _age(received: datetime, now: datetime) -> str:
     seconds = int((now - received).total_seconds())
-    return f"{seconds // 86400}d {seconds % 86400 // 3600}h" if seconds >= 86400 else f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    if seconds >= 86400:
+        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -107,8 +109,10 @@ def _cmd_digest(args: argparse.Namespace) -> int:
             if not rows:
                 print(f"{school.name}: nothing new since {since.isoformat(timespec='seconds') if since else 'ever'}")
                 continue
-            message = digest.compose(school.name, school.bpv_email, config.notify.from_address or "wl-adapter@localhost",
-                                     day, rows, digest.read_last_check(school.placement_check), school.placement_check)
+            sender = config.notify.from_address or "wl-adapter@localhost"
+            placements = digest.read_last_check(school.placement_check)
+            message = digest.compose(school.name, school.bpv_email, sender, day, rows, placements,
+                                     school.placement_check)
             if args.dry_run:
                 print(message.as_string())
                 continue

@@ -103,7 +103,8 @@ def compose(school: str, to: str, sender: str, day: date, rows: list[StoredMutat
                      + (f" - {m.toelichting}" if m.toelichting else ""))
         touched = affected(r, placements)
         for p in touched:
-            lines.append(f"    - plaatsing van {p.student}: crebo {p.crebo} {p.leerweg}, {p.begin} t/m {p.end or 'open'}")
+            lines.append(f"    - plaatsing van {p.student}: crebo {p.crebo} {p.leerweg}, "
+                         f"{p.begin} t/m {p.end or 'open'}")
         if placements and not touched:
             lines.append("    - geen plaatsingen in de laatste controle")
     lines += [""]

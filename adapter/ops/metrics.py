@@ -95,7 +95,8 @@ class StoreCollector:
             log.warning("store unreadable for metrics: %s", exc)
             return []
         count = GaugeMetricFamily("wl_adapter_mutations_undelivered",
-                                  "Mutations stored for a school and not yet fetched with GeefMutaties", labels=["school"])
+                                  "Mutations stored for a school and not yet fetched with GeefMutaties",
+                                  labels=["school"])
         age = GaugeMetricFamily("wl_adapter_mutations_undelivered_oldest_age_seconds",
                                 "Age of the oldest mutation a school has not fetched (0 when none waits)",
                                 labels=["school"])
