@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 # The other subcommands live with what they run; each of these modules keeps its heavy imports inside its
 # command functions, so building the parser stays cheap.
 _SUBCOMMAND_MODULES = ("adapter.cli.simulate", "adapter.cli.serve", "adapter.cli.store", "adapter.cli.audit",
-                       "adapter.cli.demo", "adapter.cli.bpv", "adapter.cli.mutations")
+                       "adapter.cli.demo", "adapter.cli.bpv", "adapter.cli.mutations",
+                       "adapter.cli.report")
 
 
 def _registrars() -> list:
