@@ -80,8 +80,8 @@ def test_chain_report_from_audit_trail_and_store(sim, adapter, tmp_path):
     # a withdrawal for ROC Test (it subscribed by verifying), stored and not fetched
     wait_until(lambda: any(s["schoolOin"] == SCHOOL_OIN for s in requests.get(
         f"{sim.url}/admin/abonnementen", timeout=10).json()["abonnementen"]), "the subscription")
-    requests.post(f"{sim.url}/admin/events", json={"soort": "ERKENNING_INGETROKKEN", "leerbedrijfId": c["leerbedrijfId"],
-                                                   "crebonummer": e["crebonummer"]}, timeout=10).raise_for_status()
+    withdrawal = {"soort": "ERKENNING_INGETROKKEN", "leerbedrijfId": c["leerbedrijfId"], "crebonummer": e["crebonummer"]}
+    requests.post(f"{sim.url}/admin/events", json=withdrawal, timeout=10).raise_for_status()
     listing = lambda: adapter.cli("mutations", "list", "--school", "ROC Test").stdout  # noqa: E731
     wait_until(lambda: "ERKENNING_INGETROKKEN" in listing(), "the withdrawal stored")
 
