@@ -5,8 +5,8 @@ there; schema imports resolve to local files, never to the network. Each schema 
 """
 from __future__ import annotations
 
+import queue
 import re
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -84,7 +84,7 @@ class Contract:
     def __init__(self, name: str, namespace: str):
         self.name = name
         self.namespace = namespace
-        self._local = threading.local()
+        self._validators: queue.SimpleQueue[etree.XMLSchema] = queue.SimpleQueue()
 
     @property
     def xsd(self) -> Path:
@@ -99,13 +99,18 @@ class Contract:
         parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
         return etree.parse(str(self.xsd), parser)
 
-    @property
-    def schema(self) -> etree.XMLSchema:
-        """The compiled schema; one per thread, since an lxml validator keeps its error log on itself."""
-        schema = getattr(self._local, "schema", None)
-        if schema is None:
-            schema = self._local.schema = etree.XMLSchema(self._schema_doc)
-        return schema
+    def _validator(self) -> etree.XMLSchema:
+        """A compiled schema no other thread is using (an lxml validator keeps its error log on itself). The pool
+        grows to the number of validations that ever ran at once, a handful, not one per thread: compiled schemas
+        are megabytes, and a worker has dozens of threads."""
+        try:
+            return self._validators.get_nowait()
+        except queue.Empty:
+            return etree.XMLSchema(self._schema_doc)
+
+    def compile(self) -> None:
+        """Compile one validator now (before workers fork: they share it) rather than at the first request."""
+        self._validators.put(self._validator())
 
     @cached_property
     def message_elements(self) -> frozenset[str]:
@@ -122,14 +127,17 @@ class Contract:
         if ns != self.namespace or local not in self.message_elements:
             return [Problem(local, f"is not a {self.name.upper()} message element (expected namespace "
                                    f"{self.namespace})", element.sourceline)]
-        schema = self.schema
-        if schema.validate(element):
-            return []
-        problems = []
-        for entry in schema.error_log:
-            name, reason = clean_reason(entry.message)
-            problems.append(Problem(name or local, reason, entry.line or None, entry.path or None))
-        return problems
+        schema = self._validator()
+        try:
+            if schema.validate(element):
+                return []
+            problems = []
+            for entry in schema.error_log:
+                name, reason = clean_reason(entry.message)
+                problems.append(Problem(name or local, reason, entry.line or None, entry.path or None))
+            return problems
+        finally:
+            self._validators.put(schema)
 
 
 WL1 = Contract("wl1", WL1_NS)
@@ -174,4 +182,4 @@ def validate_document(root: etree._Element, contract: Contract | None = None) ->
 def compile_all() -> None:
     """Compile both schemas now (at start, before workers fork) rather than on the first request."""
     for contract in CONTRACTS.values():
-        contract.schema  # noqa: B018 - the property compiles and caches
+        contract.compile()

@@ -74,12 +74,9 @@ def store_mutation(connection: Connection, tenant_oin: str, m: Mutation, now: da
     return StoredMutation(volgnummer, created=True)
 
 
-def mutations_after(connection: Connection, tenant_oin: str, vanaf: int, limit: int,
-                    now: datetime) -> list[StoredMutationRow]:
-    """The school's mutations with Volgnummer > vanaf, ascending; those <= vanaf now count as delivered."""
+def mutations_after(connection: Connection, tenant_oin: str, vanaf: int, limit: int) -> list[StoredMutationRow]:
+    """The school's mutations with Volgnummer > vanaf, ascending."""
     t = mutation.c
-    connection.execute(update(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer <= vanaf,
-                                              t.delivered_at.is_(None)).values(delivered_at=now))
     rows = connection.execute(select(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer > vanaf)
                               .order_by(t.volgnummer).limit(limit))
     return [_row(r) for r in rows]
@@ -122,6 +119,20 @@ def record_digest(connection: Connection, tenant_oin: str, day, sent_at: datetim
         tenant_oin=tenant_oin, day=day, sent_at=sent_at, mutations=count)
         .on_conflict_do_nothing(index_elements=[digest_sent.c.tenant_oin, digest_sent.c.day]))
     return result.rowcount == 1
+
+
+def undelivered_up_to(connection: Connection, tenant_oin: str, vanaf: int) -> bool:
+    """Is any of the school's mutations with Volgnummer <= vanaf not yet marked delivered?"""
+    t = mutation.c
+    return connection.execute(select(t.volgnummer).where(t.tenant_oin == tenant_oin, t.volgnummer <= vanaf,
+                                                         t.delivered_at.is_(None)).limit(1)).first() is not None
+
+
+def mark_delivered(connection: Connection, tenant_oin: str, vanaf: int, now: datetime) -> None:
+    """Those <= vanaf count as delivered: the school asked from a number at or past them."""
+    t = mutation.c
+    connection.execute(update(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer <= vanaf,
+                                              t.delivered_at.is_(None)).values(delivered_at=now))
 
 
 def purge_delivered(connection: Connection, delivered_before: datetime) -> int:

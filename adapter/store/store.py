@@ -175,8 +175,16 @@ class Store:
         return stored
 
     def mutations_after(self, tenant_oin: str, vanaf: int, limit: int) -> list[StoredMutationRow]:
-        with write_transaction(self.engine) as c:
-            return mutations.mutations_after(c, tenant_oin, vanaf, limit, self.clock())
+        """The school's mutations after ``vanaf``; those up to it are marked delivered. Asking again from the same
+        number (the usual poll: nothing new) is a read only: the write lock is taken only when there is a mark
+        to make."""
+        with read_transaction(self.engine) as c:
+            rows = mutations.mutations_after(c, tenant_oin, vanaf, limit)
+            to_mark = mutations.undelivered_up_to(c, tenant_oin, vanaf)
+        if to_mark:
+            with write_transaction(self.engine) as c:
+                mutations.mark_delivered(c, tenant_oin, vanaf, self.clock())
+        return rows
 
     def purge_delivered(self, retention: timedelta = DEFAULT_RETENTION) -> int:
         """Delete mutations delivered more than ``retention`` ago; undelivered ones are kept."""
