@@ -50,6 +50,8 @@ class UpstreamConfig:
     client_key: str = ""
     ca: str = ""
     pool_size: int = 64
+    breaker_failures: int = 5  # calls failed in a row (998) that open the circuit
+    breaker_reset_s: float = 10.0  # how long it stays open before one probe call may close it
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,8 @@ def _check(config: Config) -> None:
         raise ConfigError("upstream.timeout_s: must be > 0")
     if u.deadline_s < u.timeout_s:
         raise ConfigError(f"upstream.deadline_s: must be at least timeout_s ({u.timeout_s:g})")
+    if u.breaker_failures < 1 or u.breaker_reset_s <= 0:
+        raise ConfigError("upstream.breaker_failures: must be >= 1 (and breaker_reset_s > 0)")
     if u.retries < 0 or u.retry_backoff_s < 0:
         raise ConfigError("upstream.retries: must be >= 0 (and retry_backoff_s >= 0)")
     if bool(u.client_cert) != bool(u.client_key):

@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("simulate", help="serve a WL 2.0 simulator that plays SBB (see docs/simulator.md)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--admin-port", type=int, metavar="PORT",
+                   help="also serve the admin API on this port (it stays reachable while the SOAP port refuses)")
     p.add_argument("--seed", type=int, default=1, help="the data set is a function of the seed (default 1)")
     p.add_argument("--leerbedrijven", type=int, default=2000, metavar="N", help="number of companies (default 2000)")
     p.add_argument("--oin", type=_oin, default=DEFAULT_OIN, help=f"SBB's OIN as simulated (default {DEFAULT_OIN})")
@@ -66,7 +68,7 @@ def build(args: argparse.Namespace):
     client_cert = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
     pushes = PushSender(args.oin, args.push_max_attempts, args.push_backoff_s, client_cert, args.push_ca or True)
     return Simulator(Register.generated(args.seed, args.leerbedrijven), pushes, Scenarios(args.seed), args.oin,
-                     args.today)
+                     args.today, admin_port=getattr(args, "admin_port", None))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,11 +80,24 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    if args.admin_port is not None and args.admin_port == args.port:
+        print("--admin-port must differ from --port", file=sys.stderr)
+        return 2
     from adapter.serve.runner import ServerOptions
     from adapter.serve.runner import run as serve
     from adapter.simulator.app import make_app
+    from adapter.simulator.netfaults import ServerSockets
 
     options = ServerOptions(host=args.host, port=args.port, workers=1, threads=args.threads,
-                            certfile=args.tls_cert, keyfile=args.tls_key, client_ca=args.tls_client_ca)
-    serve(lambda: make_app(build(args)), options)
+                            certfile=args.tls_cert, keyfile=args.tls_key, client_ca=args.tls_client_ca,
+                            extra_ports=(args.admin_port,) if args.admin_port else ())
+    sockets = ServerSockets(args.port)
+
+    def factory():
+        sim = build(args)
+        sim.sockets = sockets
+        return make_app(sim)
+
+    # one worker: the state lives in its memory, and it owns every connection (network faults act on them)
+    serve(factory, options, on_worker=sockets.attach)
     return 0

@@ -25,6 +25,12 @@ class ServerOptions:
     client_ca: str | None = None  # when set, clients must present a certificate signed by this CA
     max_requests: int = 0
     access_log: bool = False
+    extra_ports: tuple[int, ...] = ()  # also listen on these ports (same host), e.g. the simulator's admin port
+
+    @property
+    def binds(self) -> list[str]:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return [f"{host}:{port}" for port in (self.port, *self.extra_ports)]
 
 
 def _freeze_before_fork(server, worker) -> None:
@@ -35,17 +41,18 @@ def _freeze_before_fork(server, worker) -> None:
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app_factory: Callable[[], Callable], options: ServerOptions,
-                 post_fork: Callable[[], None] | None = None):
+                 post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None):
         self._factory = app_factory
         self._opts = options
         self._post_fork = post_fork
+        self._on_worker = on_worker
         self._app: Callable | None = None
         super().__init__()
 
     def load_config(self):
         o = self._opts
         settings = {
-            "bind": f"[{o.host}]:{o.port}" if ":" in o.host else f"{o.host}:{o.port}",
+            "bind": o.binds,
             "workers": o.workers,
             "worker_class": "gthread",
             "threads": o.threads,
@@ -66,6 +73,8 @@ class _Gunicorn(BaseApplication):
         settings["pre_fork"] = _freeze_before_fork
         if self._post_fork:
             settings["post_fork"] = lambda server, worker: self._post_fork()
+        if self._on_worker:
+            settings["post_worker_init"] = lambda worker: self._on_worker(worker)
         for key, value in settings.items():
             if value is not None:
                 self.cfg.set(key, value)
@@ -77,6 +86,7 @@ class _Gunicorn(BaseApplication):
 
 
 def run(app_factory: Callable[[], Callable], options: ServerOptions,
-        post_fork: Callable[[], None] | None = None) -> None:
-    """Serve until stopped (SIGTERM/SIGINT). ``app_factory`` runs once, before workers fork."""
-    _Gunicorn(app_factory, options, post_fork).run()
+        post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None) -> None:
+    """Serve until stopped (SIGTERM/SIGINT). ``app_factory`` runs once, before workers fork; ``on_worker`` gets each
+    gunicorn worker once it is initialised (the simulator's network faults need its sockets)."""
+    _Gunicorn(app_factory, options, post_fork, on_worker).run()

@@ -1,7 +1,10 @@
-"""The JSON admin API under /admin: events, pushes, messages, scenarios, the register, health."""
+"""The JSON admin API under /admin: events, pushes, the journal, scenarios, reset, the register, health; described
+by the OpenAPI document it serves at /admin/openapi.json (openapi.py)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import threading
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -9,7 +12,7 @@ from adapter.simulator.events import apply_event
 from adapter.simulator.model import Address, Company, status_on
 from adapter.simulator.operations import OPERATIONS
 from adapter.simulator.register import RegisterError
-from adapter.simulator.scenarios import Scenario
+from adapter.simulator.scenarios import ALL, NETWORK_FAULTS, Scenario
 from adapter.simulator.state import Simulator
 from adapter.simulator.tables import QUALIFICATIONS
 
@@ -62,7 +65,7 @@ def _int_param(query: dict, name: str, default: int, low: int, high: int) -> int
 
 
 def health(sim: Simulator, query: dict, body) -> tuple[int, object]:
-    return 200, {"status": "ok", "leerbedrijven": len(sim.register.companies), "oin": sim.oin,
+    return 200, {"status": "ok", "leerbedrijven": len(sim.register.companies), "seed": sim.seed, "oin": sim.oin,
                  "today": sim.today().isoformat()}
 
 
@@ -96,6 +99,60 @@ def messages(sim: Simulator, query: dict, body) -> tuple[int, object]:
     return 200, {"messages": sim.messages.newest(_int_param(query, "limit", 50, 1, MAX_LIMIT))}
 
 
+def _since(query: dict) -> dt.datetime | None:
+    raw = query.get("since", [""])[0].strip()
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise AdminError(400, "since", f"'{raw}' is not a date-time like 2026-11-29T10:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+JOURNAL_KINDS = ("call", "push")
+
+
+def journal(sim: Simulator, query: dict, body) -> tuple[int, object]:
+    kind = query.get("kind", [""])[0] or None
+    if kind is not None and kind not in JOURNAL_KINDS:
+        raise AdminError(400, "kind", f"'{kind}' is not one of {', '.join(JOURNAL_KINDS)}")
+    entries = sim.messages.query(limit=_int_param(query, "limit", 50, 1, MAX_LIMIT),
+                                 operation=query.get("operation", [""])[0] or None,
+                                 oin=query.get("oin", [""])[0] or None, since=_since(query), kind=kind)
+    return 200, {"entries": entries}
+
+
+RESET_FIELDS = ("seed", "leerbedrijven")
+MAX_LEERBEDRIJVEN = 500_000
+
+
+def _whole(payload: dict, name: str, low: int, high: int) -> int | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise AdminError(400, name, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def reset(sim: Simulator, query: dict, body) -> tuple[int, object]:
+    payload = {} if body is None else body
+    if not isinstance(payload, dict):
+        raise AdminError(400, "(body)", "must be a JSON object (or empty)")
+    unknown = sorted(set(payload) - set(RESET_FIELDS))
+    if unknown:
+        raise AdminError(400, unknown[0], f"unknown field; known are {', '.join(RESET_FIELDS)}")
+    sim.reset(_whole(payload, "seed", 0, 2 ** 31 - 1), _whole(payload, "leerbedrijven", 1, MAX_LEERBEDRIJVEN))
+    return health(sim, query, None)
+
+
+def openapi_document(sim: Simulator, query: dict, body) -> tuple[int, object]:
+    from adapter.simulator.openapi import document
+
+    return 200, document()
+
+
 def subscriptions(sim: Simulator, query: dict, body) -> tuple[int, object]:
     with sim.register.lock:
         return 200, {"abonnementen": [{
@@ -112,7 +169,56 @@ def voordrachten(sim: Simulator, query: dict, body) -> tuple[int, object]:
             "toelichting": v.toelichting} for v in sim.voordrachten]}
 
 
-SCENARIO_FIELDS = ("operation", "latency_ms", "error_rate", "signaalcode", "malformed")
+SCENARIO_FIELDS = ("operation", "latency_ms", "error_rate", "signaalcode", "malformed", "fault", "count",
+                   "duration_ms")
+
+
+def _network_fields(sim: Simulator, body: dict, operation: str) -> tuple[str | None, int | None, int | None]:
+    fault = body.get("fault")
+    count = body.get("count")
+    duration = body.get("duration_ms")
+    if fault is not None and fault not in NETWORK_FAULTS:
+        raise AdminError(400, "fault", f"'{fault}' is not one of {', '.join(NETWORK_FAULTS)}")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000):
+        raise AdminError(400, "count", "must be a whole number of calls, 1..1000000")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)
+                                 or not 1 <= duration <= 600_000):
+        raise AdminError(400, "duration_ms", "must be a whole number of milliseconds, 1..600000")
+    if duration is not None and fault not in ("refuse", "hang"):
+        raise AdminError(400, "duration_ms", "belongs to fault refuse (reopen after) or hang (give up after)")
+    if fault == "refuse":
+        if operation != ALL:
+            raise AdminError(400, "operation", "refuse closes the whole port: it is only for operation '*'")
+        if count is not None:
+            raise AdminError(400, "count", "a refused connection never reaches the simulator, so it cannot be "
+                                           "counted: use duration_ms")
+        if sim.sockets is None or not sim.sockets.attached:
+            raise AdminError(400, "fault", "refuse needs the simulator served by `wl-adapter simulate`")
+        if duration is None and sim.admin_port is None:
+            raise AdminError(400, "duration_ms", "refuse closes the port the admin API is on: give duration_ms "
+                                                 "(the port reopens after it), or start the simulator with "
+                                                 "--admin-port to clear it with DELETE /admin/scenario")
+    return fault, count, duration
+
+
+def _apply_port(sim: Simulator) -> None:
+    """The SOAP port refuses connections exactly while the '*' scenario is a refuse."""
+    if sim.sockets is None or not sim.sockets.attached:
+        return
+    current = sim.scenarios.get(ALL)
+    if current is not None and current.fault == "refuse":
+        sim.sockets.refuse()
+        if current.duration_ms:
+            timer = threading.Timer(current.duration_ms / 1000, _end_refuse, (sim, current))
+            timer.daemon = True
+            timer.start()
+    else:
+        sim.sockets.reopen()
+
+
+def _end_refuse(sim: Simulator, scenario: Scenario) -> None:
+    if sim.scenarios.remove(ALL, scenario):
+        _apply_port(sim)
 
 
 def post_scenario(sim: Simulator, query: dict, body) -> tuple[int, object]:
@@ -136,7 +242,9 @@ def post_scenario(sim: Simulator, query: dict, body) -> tuple[int, object]:
         raise AdminError(400, "signaalcode", "must be a whole number")
     if not isinstance(malformed, bool):
         raise AdminError(400, "malformed", "must be true or false")
-    sim.scenarios.set(operation, Scenario(latency, float(rate), code, malformed))
+    fault, count, duration = _network_fields(sim, body, operation)
+    sim.scenarios.set(operation, Scenario(latency, float(rate), code, malformed, fault, count, duration))
+    _apply_port(sim)
     return 200, {"scenarios": sim.scenarios.as_json()}
 
 
@@ -146,6 +254,7 @@ def get_scenario(sim: Simulator, query: dict, body) -> tuple[int, object]:
 
 def delete_scenario(sim: Simulator, query: dict, body) -> tuple[int, object]:
     sim.scenarios.clear()
+    _apply_port(sim)
     return 200, {"scenarios": {}}
 
 
@@ -156,6 +265,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/admin/events"): post_event,
     ("GET", "/admin/pushes"): pushes,
     ("GET", "/admin/messages"): messages,
+    ("GET", "/admin/journal"): journal,
+    ("POST", "/admin/reset"): reset,
+    ("GET", "/admin/openapi.json"): openapi_document,
     ("GET", "/admin/abonnementen"): subscriptions,
     ("GET", "/admin/voordrachten"): voordrachten,
     ("GET", "/admin/scenario"): get_scenario,

@@ -2,7 +2,8 @@
 
 Order: parse (hardened) -> operation from the body element -> WS-Addressing -> XSD -> fault injection ->
 sender OIN (90) -> the operation. Problems with the message itself are ``soap:Client`` faults (HTTP 500); an
-unexpected error is a ``soap:Server`` fault without any internals. Every exchange is recorded.
+unexpected error is a ``soap:Server`` fault without any internals. Every exchange is recorded in the journal.
+A network fault is not an answer: the Outcome names it and the server acts it out on the connection (app.py).
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from lxml import etree
 from adapter.contracts import WL2, WL2_NS
 from adapter.errors import SoapFault
 from adapter.simulator import xmlout as x
+from adapter.simulator.netfaults import HANG_MAX_S, HTML_TYPE, HTTP503_BODY
 from adapter.simulator.operations import OPERATIONS, answer
+from adapter.simulator.scenarios import Scenario
 from adapter.simulator.state import Simulator
 from adapter.soap import addressing
-from adapter.soap.envelope import envelope, fault_bytes, parse_envelope, to_bytes
+from adapter.soap.envelope import CONTENT_TYPE, envelope, fault_bytes, parse_envelope, to_bytes
 from adapter.soap.oin import is_school_oin
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,21 @@ MALFORMED_BODY = b"this is not XML: simulated malformed answer (scenario)\n"
 class Outcome:
     status: int
     body: bytes
+    content_type: str = CONTENT_TYPE
+    fault: str | None = None  # a network fault to act out instead of (reset, hang) or while (slow_body) answering
+    hang_s: float = HANG_MAX_S
+
+
+def _network_fault(scenario: Scenario) -> Outcome | None:
+    """The answer a network fault gives in place of the operation's, or None when the operation runs."""
+    if scenario.fault == "http503":  # a load balancer or gateway with no SBB behind it: HTML, no SOAP
+        return Outcome(503, HTTP503_BODY, HTML_TYPE, "http503")
+    if scenario.fault in ("reset", "refuse"):  # refuse: a request on a connection opened before the port closed
+        return Outcome(0, b"", fault="reset")
+    if scenario.fault == "hang":
+        return Outcome(0, b"", fault="hang",
+                       hang_s=scenario.duration_ms / 1000 if scenario.duration_ms else HANG_MAX_S)
+    return None
 
 
 def operation_of(message: etree._Element) -> str:
@@ -65,10 +83,14 @@ def handle(sim: Simulator, data: bytes, soap_action: str | None) -> Outcome:
         if invalid:
             raise SoapFault("Client", "the request does not match the WL 2.0 schema: "
                             + "; ".join(f"element {p.element}: {p.reason}" for p in invalid))
-        scenario = sim.scenarios.for_operation(operation)
+        scenario = sim.scenarios.take(operation)
         if scenario is not None:
             if scenario.latency_ms:
                 time.sleep(scenario.latency_ms / 1000)
+            outcome = _network_fault(scenario)
+            if outcome is not None:
+                sim.messages.record(operation, oin, data, outcome.body, [], outcome.status, scenario.fault)
+                return outcome
             if sim.scenarios.fails(scenario):
                 raise SoapFault("Server", "simulated technical failure (scenario error_rate)")
             if scenario.malformed:
@@ -86,13 +108,14 @@ def handle(sim: Simulator, data: bytes, soap_action: str | None) -> Outcome:
         if problems:
             log.error("simulator answer to %s does not match the XSD: %s", operation, problems)
         headers = addressing.response_headers(f"{adr.action}Response", adr.message_id)
-        outcome = Outcome(200, to_bytes(envelope(response, headers)))
+        outcome = Outcome(200, to_bytes(envelope(response, headers)),
+                          fault="slow_body" if scenario is not None and scenario.fault == "slow_body" else None)
     except SoapFault as fault:
         outcome = _fault(fault.code, fault.string, relates_to, fault.http_status)
     except Exception:
         log.exception("internal error answering %s", operation)
         outcome = _fault("Server", "internal error in the simulator", relates_to, 500)
-    sim.messages.record(operation, oin, data, outcome.body, problems)
+    sim.messages.record(operation, oin, data, outcome.body, problems, outcome.status, outcome.fault)
     return outcome
 
 

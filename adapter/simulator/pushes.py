@@ -100,9 +100,18 @@ class PushSender:
         self.verify = verify
         self.timeout_s = timeout_s
         self.pushes: list[Push] = []
+        self.journal = None  # the simulator's MessageLog: every attempt and its acknowledgement is recorded there
         self._queues: dict[str, deque[Push]] = {}
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._generation = 0  # bumped by reset(): an attempt in flight during a reset is forgotten
+
+    def reset(self) -> None:
+        """Forget every push, pending or not (POST /admin/reset)."""
+        with self._wake:
+            self.pushes.clear()
+            self._queues.clear()
+            self._generation += 1
 
     def enqueue(self, abonnement_id: str, school_oin: str, afleveradres: str, mutation: Mutation) -> Push:
         mutatie_id = str(uuid.uuid4())
@@ -144,8 +153,11 @@ class PushSender:
                 while push is None:
                     self._wake.wait(wait)
                     push, wait = self._next_due()
-            outcome, error = self._attempt(session, push)
+                generation = self._generation
+            outcome, error, response, status = self._attempt(session, push)
             with self._wake:
+                if generation != self._generation:
+                    continue  # reset while it was on its way
                 push.attempts += 1
                 push.last_error = error
                 if outcome == PENDING and push.attempts >= self.max_attempts:
@@ -161,14 +173,21 @@ class PushSender:
                     queue.popleft()
                     if not queue:
                         del self._queues[push.abonnement_id]
+                if self.journal is not None:
+                    self.journal.record_push(push, push.attempts, outcome, response, push.last_error, status)
 
-    def _attempt(self, session: requests.Session, push: Push) -> tuple[str, str | None]:
-        """(outcome, error): PENDING means try again later."""
+    def _attempt(self, session: requests.Session, push: Push) -> tuple[str, str | None, bytes | None, int | None]:
+        """(outcome, error, the receiver's answer, its HTTP status): PENDING means try again later."""
         try:
             r = session.post(push.afleveradres, data=push.message, timeout=(3.0, self.timeout_s), headers={
                 "Content-Type": CONTENT_TYPE, "SOAPAction": f'"{addressing.action(OPERATION)}"'})
         except Exception as exc:  # noqa: BLE001 - refused, timeout, TLS, ...: never let the sender thread die
-            return PENDING, f"{type(exc).__name__}: {exc}"
+            return PENDING, f"{type(exc).__name__}: {exc}", None, None
+        outcome, error = self._judge(r)
+        return outcome, error, r.content, r.status_code
+
+    @staticmethod
+    def _judge(r: requests.Response) -> tuple[str, str | None]:
         try:
             _, _, body = parse_envelope(r.content)
         except SoapFault as exc:

@@ -139,7 +139,7 @@ class Wl2Client:
                  on_exchange: list[Callable[[Exchange], None]] | None = None):
         self.cfg = cfg
         self.on_exchange = on_exchange if on_exchange is not None else []  # told of every finished exchange
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset_s)
         self.policy = policy
         self._plugin = _RequestCheck(policy)
         self.http = pool(cfg, cert)
@@ -245,6 +245,8 @@ class Wl2Client:
             envelope = parse(content, ANSWER_LIMITS) if content else None
         except XmlRejected:
             envelope = None
+        if envelope is not None and envelope.tag != f"{_ENV}Envelope":
+            envelope = None  # a proxy's or load balancer's error page (often well-formed HTML): no SOAP answer
         if envelope is None:
             exchange.failed(f"http_{status}", f"HTTP {status}: no readable SOAP answer")
             if status >= 500:

@@ -14,7 +14,7 @@ class Wl2Clients:
     def __init__(self, cfg: UpstreamConfig, breaker: CircuitBreaker | None = None,
                  policy: ValidationPolicy = ValidationPolicy()):
         self.cfg = cfg
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset_s)
         self.policy = policy
         self.on_exchange: list[Callable[[Exchange], None]] = []  # shared by every client, also those made later
         self._clients: dict[tuple[str, str] | None, Wl2Client] = {}
