@@ -134,7 +134,7 @@ SCHEMAS: dict = {
                                                                        "maximum": 500000}}},
 }
 
-EXAMPLE_EVENT = {"soort": "GEGEVENS_GEWIJZIGD", "leerbedrijfId": "100002"}
+EXAMPLE_EVENT = {"soort": "GEGEVENS_GEWIJZIGD", "leerbedrijfId": "100001"}
 EXAMPLE_SCENARIO = {"operation": "VerifieerAccreditatie", "fault": "http503", "count": 2}
 
 
@@ -174,7 +174,7 @@ def document() -> dict:
                 "summary": "SOAP calls and push attempts with their acknowledgements, newest first, filtered",
                 "parameters": [
                     _query("operation", "only this operation (MutatieLeerbedrijf for pushes)", {"type": "string"},
-                           "VerifieerAccreditatie"),
+                           "VerzoekAbonnementMutaties"),
                     _query("oin", "only this school OIN (the caller; the receiver of a push)", {"type": "string"}),
                     _query("since", "only entries at or after this UTC time", {"type": "string",
                                                                               "format": "date-time"},
