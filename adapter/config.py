@@ -115,6 +115,18 @@ class AuditConfig:
     enabled: bool = True
     bodies: bool = False
     max_body_chars: int = 4000
+    file: str = ""  # also append each record to this JSON-lines file (shared by every worker; read by the console)
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """The read-only web console at /console: off unless enabled, and then only with credentials whose hashes are
+    configured here (a bearer token, or basic-auth users), sent in the Authorization header."""
+
+    enabled: bool = False
+    token_sha256: str = ""  # SHA-256 (hex) of the bearer token
+    users: tuple[tuple[str, str], ...] = ()  # (name, "sha256:<hex of the password>") for basic auth
+    recent_calls: int = 1000  # how many of the newest audit records the console reads
 
 
 @dataclass(frozen=True)
@@ -156,13 +168,15 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     validation: ValidationPolicy = field(default_factory=ValidationPolicy)
     tenants: tuple[Tenant, ...] = ()
     source: str = ""
 
 
 _SECTIONS = {"server": ServerConfig, "upstream": UpstreamConfig, "store": StoreConfig, "mutations": MutationsConfig,
-             "audit": AuditConfig, "limits": LimitsConfig, "notify": NotifyConfig}
+             "audit": AuditConfig, "limits": LimitsConfig, "notify": NotifyConfig, "console": ConsoleConfig}
+_TABLE_KEYS = {("console", "users")}  # keys whose value is a table, read by their own function
 
 
 def _coerce(key: str, value: Any, typ: type) -> Any:
@@ -193,7 +207,7 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
 def _build(cls: type, data: dict, prefix: str):
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix}: expected a table")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if (prefix, f.name) not in _TABLE_KEYS}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(fields)})")
@@ -217,7 +231,29 @@ def _env_overrides(raw: dict, environ: dict) -> None:
                 break
 
 
+def _console_users(raw: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError('console.users: expected a table of name = "sha256:<64 hex digits>"')
+    users = []
+    for name, value in raw.items():
+        kind, _, digest = str(value).partition(":")
+        if not isinstance(value, str) or kind != "sha256" or not SHA256_PATTERN.match(digest):
+            raise ConfigError(f'console.users.{name}: expected "sha256:" + 64 hex digits (SHA-256 of the password)')
+        users.append((name, digest.lower()))
+    return tuple(users)
+
+
+def _check_console(c: ConsoleConfig) -> None:
+    if c.token_sha256 and not SHA256_PATTERN.match(c.token_sha256):
+        raise ConfigError("console.token_sha256: expected 64 hex digits (SHA-256 of the token)")
+    if c.enabled and not (c.token_sha256 or c.users):
+        raise ConfigError("console.enabled: the console needs credentials: token_sha256 or users")
+    if c.recent_calls < 1:
+        raise ConfigError("console.recent_calls: must be >= 1")
+
+
 def _check(config: Config) -> None:
+    _check_console(config.console)
     u = config.upstream
     if not re.match(r"^https?://", u.url):
         raise ConfigError(f"upstream.url: must start with http:// or https://, got {u.url!r}")
@@ -273,7 +309,11 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     unknown = sorted(set(raw) - set(_SECTIONS) - {"tenants", "validation"})
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown section (known: {', '.join([*_SECTIONS, 'validation', 'tenants'])})")
-    sections = {name: _build(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    sections = {name: _build(cls, {k: v for k, v in raw.get(name, {}).items() if (name, k) not in _TABLE_KEYS}
+                             if isinstance(raw.get(name, {}), dict) else raw[name], name)
+                for name, cls in _SECTIONS.items()}
+    if isinstance(raw.get("console"), dict) and "users" in raw["console"]:
+        sections["console"] = dataclasses.replace(sections["console"], users=_console_users(raw["console"]["users"]))
     tenants_raw = raw.get("tenants", [])
     if not isinstance(tenants_raw, list):
         raise ConfigError("tenants: expected [[tenants]] tables")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond Python, from Debian's packages when missing and we are root:
 #   php-cli + php-soap  PHP's SoapClient (an independent SOAP client)
-#   chromium            headless browser that opens the generated HTML reports (no browser download: Debian's)
+#   chromium            headless browser for the generated HTML reports and the console (no browser download:
+#                       Debian's, driven by Playwright through its executable path)
 # Otherwise the tests that need them skip with a reason.
 set -u
 missing=()

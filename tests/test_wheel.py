@@ -83,6 +83,8 @@ def test_wheel_contains_the_contracts_as_real_files(wheel):
             top = ROOT / name.split("/", 1)[1]  # adapter/xsd/wl1.xsd -> xsd/wl1.xsd
             assert zf.read(name) == top.read_bytes(), f"{name} differs from the frozen {top.relative_to(ROOT)}"
         assert "adapter/cli/__init__.py" in infos and "adapter/contracts.py" in infos
+        # the console's templates and stylesheet are package data: it must work without the source tree
+        assert {"adapter/console/templates/call.html", "adapter/console/static/console.css"} <= set(infos)
         entry_points = zf.read(next(n for n in infos if n.endswith(".dist-info/entry_points.txt"))).decode()
         assert "wl-adapter = adapter.cli:main" in entry_points
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,28 @@ def mask(xml: bytes | str) -> str:
     text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else xml
     text = _MASK.sub(lambda m: m.group(1) + ("***" if m.group(4) else "") + m.group(5), text)
     return _OPEN.sub(lambda m: m.group(1) + "***", text)
+
+
+class _AppendOnly:
+    """One JSON line per ``os.write`` on an O_APPEND descriptor: the kernel appends each write whole, so every
+    worker process can share the file without interleaving records. Opened per process (after the fork)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
+
+    def write(self, path: str, line: str) -> None:
+        key = (os.getpid(), path)
+        fd = self._fds.get(key)
+        if fd is None:
+            with self._lock:
+                fd = self._fds.get(key)
+                if fd is None:
+                    fd = self._fds[key] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        os.write(fd, (line + "\n").encode("utf-8"))
+
+
+_FILES = _AppendOnly()
 
 
 def _body(data: bytes, settings: AuditConfig) -> str:
@@ -77,7 +101,13 @@ def record(settings: AuditConfig, call: Call) -> dict:
             "wl1_response": _body(call.response, settings),
         }
     if settings.enabled:
-        log.info(json.dumps(entry, ensure_ascii=False))
+        line = json.dumps(entry, ensure_ascii=False)
+        log.info(line)
+        if settings.file:
+            try:
+                _FILES.write(settings.file, line)
+            except OSError as exc:  # a full disk must not fail the call; the log line above still has it
+                log.error("cannot append to the audit file %s: %s", settings.file, exc)
     return entry
 
 

@@ -27,6 +27,18 @@ from adapter.wl2.clients import Wl2Clients
 log = logging.getLogger("wl_adapter.server")
 
 
+def _breaker_gauge() -> float | None:
+    """The breaker gauge as /metrics reports it: with several workers, the highest of them (1 = open somewhere)."""
+    text = metrics.render()[0].decode()
+    for line in text.splitlines():
+        if line.startswith("wl_adapter_breaker_open"):
+            try:
+                return float(line.rsplit(" ", 1)[1])
+            except ValueError:
+                return None
+    return None
+
+
 def _json_route(payload_fn):
     def app(environ, start_response):
         status, payload = payload_fn()
@@ -67,8 +79,18 @@ class Adapter:
                         self.store, {t.oin: t.name for t in config.tenants})])},
             mutaties=self.receiver,
             listeners=CallListeners(self.audit.call_done, self.metrics.call_done),
+            prefixes=self._console(),
         )
         compile_all()
+
+    def _console(self) -> dict:
+        """/console when enabled ([console] in the configuration); else nothing answers there."""
+        if not self.config.console.enabled:
+            return {}
+        from adapter.console.app import PREFIX, Console
+
+        return {PREFIX: Console(self.config, self.store, self.tenants, lambda: self.upstream.breaker.state,
+                                self._probe_upstream, _breaker_gauge)}
 
     def after_fork(self) -> None:
         """Each worker opens its own database connections and runs its own subscriber thread."""

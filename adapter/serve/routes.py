@@ -56,10 +56,12 @@ def read_body(environ: dict, max_bytes: int) -> bytes | None:
 
 class Router:
     def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
-                 mutaties: WsgiApp | None = None, listeners: CallListeners | None = None):
+                 mutaties: WsgiApp | None = None, listeners: CallListeners | None = None,
+                 prefixes: dict[str, WsgiApp] | None = None):
         self.wl1 = wl1
         self.max_body_bytes = max_body_bytes
         self.routes = routes or {}  # exact path -> app (metrics, health)
+        self.prefixes = prefixes or {}  # path prefix -> app, for it and everything under it (the console)
         self.mutaties = mutaties
         self.listeners = listeners or CallListeners()  # told of every finished WL 1.0 call
 
@@ -87,6 +89,9 @@ class Router:
         route = self.routes.get(path)
         if route is not None:
             return route(environ, start_response)
+        for prefix, app in self.prefixes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return app(environ, start_response)
         return _respond(start_response, "404 Not Found", json.dumps({"error": f"no such path: {path}"}).encode(),
                         "application/json")
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.errors import StoreUnavailable
-from adapter.store import mappings, migrations, mutations, subscriptions
+from adapter.store import mappings, migrations, mutations, overview, subscriptions
 from adapter.store.engine import make_engine, read_transaction, write_transaction
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
 from adapter.store.model import (ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription,
@@ -185,6 +185,17 @@ class Store:
             with write_transaction(self.engine) as c:
                 mutations.mark_delivered(c, tenant_oin, vanaf, self.clock())
         return rows
+
+    # -- read-only overviews (the console) --------------------------------------------------------------------
+    def recent_mutations(self, limit: int = 100, tenant_oin: str | None = None):
+        """[(tenant_oin, StoredMutationRow)], newest received first."""
+        with read_transaction(self.engine) as c:
+            return overview.recent_mutations(c, limit, tenant_oin)
+
+    def school_counts(self) -> dict:
+        """{tenant_oin: SchoolCounts}: subscriptions, pending intents, waiting and delivered mutations."""
+        with read_transaction(self.engine) as c:
+            return overview.school_counts(c)
 
     def purge_delivered(self, retention: timedelta = DEFAULT_RETENTION) -> int:
         """Delete mutations delivered more than ``retention`` ago; undelivered ones are kept."""
