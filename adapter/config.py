@@ -116,6 +116,9 @@ class AuditConfig:
     bodies: bool = False
     max_body_chars: int = 4000
     file: str = ""  # also append each record to this JSON-lines file (shared by every worker; read by the console)
+    record_requests: bool = False  # record whole requests and answers (licence removed) for `wl-adapter replay`
+    record_dir: str = "recordings"
+    record_retention_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,10 @@ def _check_console(c: ConsoleConfig) -> None:
 
 def _check(config: Config) -> None:
     _check_console(config.console)
+    if config.audit.record_retention_days < 1:
+        raise ConfigError("audit.record_retention_days: must be >= 1")
+    if config.audit.record_requests and not config.audit.record_dir:
+        raise ConfigError("audit.record_dir: required when record_requests = true")
     u = config.upstream
     if not re.match(r"^https?://", u.url):
         raise ConfigError(f"upstream.url: must start with http:// or https://, got {u.url!r}")

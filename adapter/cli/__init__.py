@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 # command functions, so building the parser stays cheap.
 _SUBCOMMAND_MODULES = ("adapter.cli.simulate", "adapter.cli.serve", "adapter.cli.store", "adapter.cli.audit",
                        "adapter.cli.demo", "adapter.cli.bpv", "adapter.cli.mutations",
-                       "adapter.cli.report")
+                       "adapter.cli.report", "adapter.cli.replay")
 
 
 def _registrars() -> list:

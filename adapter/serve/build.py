@@ -15,6 +15,7 @@ from adapter.mutations.subscriber import Subscriber
 from adapter.ops import metrics
 from adapter.ops.audit import Audit
 from adapter.ops.housekeeping import Housekeeping
+from adapter.ops.recording import Recorder
 from adapter.serve.routes import MUTATIES_PATH, Router
 from adapter.soap.xmlsafe import Limits
 from adapter.tenants import Tenants
@@ -69,6 +70,8 @@ class Adapter:
         self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state)
         self.upstream.on_exchange.append(self.metrics.exchange_done)
         self.audit = Audit(config.audit)
+        self.recorder = Recorder(config.audit.record_dir, config.audit.record_retention_days) \
+            if config.audit.record_requests else None
         limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
         self.wsgi = Router(
             build_wsgi(self.pipeline, limits, config.validation),
@@ -78,7 +81,8 @@ class Adapter:
                     "/metrics": metrics.wsgi_app([metrics.StoreCollector(
                         self.store, {t.oin: t.name for t in config.tenants})])},
             mutaties=self.receiver,
-            listeners=CallListeners(self.audit.call_done, self.metrics.call_done),
+            listeners=CallListeners(self.audit.call_done, self.metrics.call_done,
+                                    *([self.recorder.call_done] if self.recorder else [])),
             prefixes=self._console(),
         )
         compile_all()

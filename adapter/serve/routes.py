@@ -99,7 +99,8 @@ class Router:
         """The WL 1.0 call: its record is made here, filled by the stages, and handed to the listeners once the
         answer is complete; the answer carries the correlation id (X-Correlation-ID)."""
         call = Call(correlation_id=_correlation_id(environ.get("HTTP_X_CORRELATION_ID")),
-                    path=environ.get("PATH_INFO", ""))
+                    path=environ.get("PATH_INFO", ""), soap_action=environ.get("HTTP_SOAPACTION"),
+                    content_type=environ.get("CONTENT_TYPE"))
         environ[ENVIRON_KEY] = call
 
         def start(status, headers, exc_info=None):

@@ -28,6 +28,8 @@ class Call:
 
     correlation_id: str
     path: str = ""
+    soap_action: str | None = None  # the HTTP headers as the school sent them (for recording and replay)
+    content_type: str | None = None
     started: float = field(default_factory=time.monotonic)
     request: bytes = b""
     operation: str | None = None
