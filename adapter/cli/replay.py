@@ -8,8 +8,7 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
-    from adapter.ops.replay import Options, ReplayError, read_licences, read_recordings, replay, summary, \
-        write_report
+    from adapter.ops.replay import Options, ReplayError, read_licences, read_recordings, replay, summary, write_report
 
     options = Options(args.target, args.compare_with, args.timeout, args.operation, args.limit)
     try:

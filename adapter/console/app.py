@@ -1,8 +1,9 @@
 """The console's WSGI application: authentication, routing of its read-only pages, and the data each page shows.
 
 Pages: ``/console`` (recent calls, with filters), ``/console/call/<correlation id>`` (one call's four messages
-side by side, validation problems marked), ``/console/pushes`` (received pushes and their delivery), ``/console/schools``
-("status aansluiting" per school), ``/console/status`` (upstream, circuit breaker, validation policy in force).
+side by side, validation problems marked), ``/console/pushes`` (received pushes and their delivery),
+``/console/schools`` ("status aansluiting" per school), ``/console/status`` (upstream, circuit breaker, validation
+policy in force).
 """
 from __future__ import annotations
 

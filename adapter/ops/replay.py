@@ -261,14 +261,16 @@ td, th { border: 1px solid #ddd; padding: .2em .5em; text-align: left; } pre { b
 <strong>{{ summary.changed }} changed</strong>, {{ summary.unchanged }} unchanged, {{ summary.errors }} errors,
 {{ summary.skipped }} skipped. Ignored as meant to vary: GUIDs (BerichtID and the like), VoordrachtId, correlation
 ids, the date of the day each answer was made.</p>
-<table><tr><th>result</th><th>correlation id</th><th>school</th><th>operation</th><th>before</th><th>after</th><th>why</th></tr>
-{% for o in outcomes %}<tr class="{{ o.result }}"><td>{{ o.result }}</td><td><a href="#{{ o.correlation_id }}">{{ o.correlation_id }}</a></td>
+<table><tr><th>result</th><th>correlation id</th><th>school</th><th>operation</th><th>before</th><th>after</th>
+<th>why</th></tr>
+{% for o in outcomes %}<tr class="{{ o.result }}"><td>{{ o.result }}</td>
+<td><a href="#{{ o.correlation_id }}">{{ o.correlation_id }}</a></td>
 <td>{{ o.tenant or "-" }}</td><td>{{ o.operation or "-" }}</td><td>{{ o.before.label }} {{ o.before.status }}</td>
 <td>{{ o.after.label }} {{ o.after.status }}</td><td>{{ o.reason }}</td></tr>
 {% endfor %}</table>
 {% for o in outcomes if o.diff %}
 <h2 id="{{ o.correlation_id }}">{{ o.operation or "-" }} — {{ o.tenant or "-" }} — {{ o.correlation_id }}</h2>
-<pre>{% for line in o.diff %}<span class="{{ 'add' if line.startswith('+') else 'del' if line.startswith('-') else '' }}">{{ line }}</span>
+<pre>{% for line in o.diff %}<span class="{{ {'+': 'add', '-': 'del'}.get(line[:1], '') }}">{{ line }}</span>
 {% endfor %}</pre>
 {% endfor %}
 </body></html>

@@ -6,7 +6,6 @@ import time
 
 from adapter.simulator import ENDPOINT_PATH, admin, endpoint, netfaults
 from adapter.simulator.state import Simulator
-from adapter.soap.envelope import CONTENT_TYPE
 from adapter.soap.wsdl import request_base_url, wsdl_for, xsd_bytes
 
 SERVED_XSDS = ("wl2.xsd", "ws-addr.xsd")  # what wsdl/wl2.wsdl imports, as ../xsd/NAME from /wl2

@@ -20,6 +20,7 @@ import socket
 import struct
 import threading
 import time
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,9 @@ class ServerSockets:
 
     def __init__(self, soap_port: int):
         self.soap_port = soap_port
-        self.worker = None
-        self._listener = None
-        self._address = None
+        self.worker: Any = None  # gunicorn's worker (its poller, sockets, method queue)
+        self._listener: Any = None  # gunicorn's listening socket for the SOAP port
+        self._address: Any = None
         self._lock = threading.Lock()
         self.refusing = False
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from lxml import etree
@@ -100,7 +101,7 @@ class PushSender:
         self.verify = verify
         self.timeout_s = timeout_s
         self.pushes: list[Push] = []
-        self.journal = None  # the simulator's MessageLog: every attempt and its acknowledgement is recorded there
+        self.journal: Any = None  # the simulator's MessageLog: every attempt and its acknowledgement is recorded there
         self._queues: dict[str, deque[Push]] = {}
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None

@@ -12,13 +12,21 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, start_simulator_process, write_config
+from helpers import Server, free_port
+from test_mutations_bridge import (
+    CompanyPool,
+    fire,
+    geef_mutaties,
+    mutaties_of,
+    sim_companies,
+    verify,
+    wait_acknowledged,
+    wait_until,
+)
 
 from adapter.console.auth import sha256_hex
 from adapter.tenants import licence_hash
-from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, start_simulator_process, write_config
-from helpers import Server, free_port
-from test_mutations_bridge import CompanyPool, fire, geef_mutaties, mutaties_of, sim_companies, verify, \
-    wait_acknowledged, wait_until
 
 TOKEN = "console-test-token-4f1d"
 USER, PASSWORD = "tester", "wachtwoord-van-de-tester"

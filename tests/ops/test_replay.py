@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import requests
-
 from conftest import LICENCE, OTHER_LICENCE, TODAY, start_simulator_process, wl1_client, write_config
 from helpers import ROOT, Server, free_port
 from test_mutations_bridge import CompanyPool, fire, sim_companies

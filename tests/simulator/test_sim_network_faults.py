@@ -13,15 +13,15 @@ import uuid
 
 import pytest
 import requests
+from conftest import SCHOOL_OIN, start_simulator_process
+from helpers import free_port
+from test_hardening_upstream import audit_records, custom_adapter, geef_details, metric
 
 from adapter.contracts import WL2_NS
 from adapter.simulator import DEFAULT_OIN
 from adapter.soap import addressing
 from adapter.soap.envelope import envelope, to_bytes
 from adapter.soap.xmlsafe import parse
-from conftest import SCHOOL_OIN, start_simulator_process
-from helpers import free_port
-from test_hardening_upstream import audit_records, custom_adapter, geef_details, metric
 
 TIMEOUT_S = 1.0  # the adapter's read timeout of one attempt
 DEADLINE_S = 2.0  # all attempts of one call

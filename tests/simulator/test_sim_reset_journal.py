@@ -7,10 +7,20 @@ import datetime as dt
 
 import pytest
 import requests
-
 from conftest import AdapterServer, start_simulator_process
-from test_mutations_bridge import (CompanyPool, School, fire, geef_mutaties, mutaties_of, schools_config,
-                                   sim_companies, subscribe, subscriptions_at_sbb, wait_acknowledged, wait_until)
+from test_mutations_bridge import (
+    CompanyPool,
+    School,
+    fire,
+    geef_mutaties,
+    mutaties_of,
+    schools_config,
+    sim_companies,
+    subscribe,
+    subscriptions_at_sbb,
+    wait_acknowledged,
+    wait_until,
+)
 
 SCHOOL = School(913)
 COUNT = 60
