@@ -146,6 +146,9 @@ class PushSender:
 
     def _run(self) -> None:
         session = requests.Session()
+        # the environment (REQUESTS_CA_BUNDLE, proxies, .netrc) must not override --push-ca: with trust_env
+        # requests merges REQUESTS_CA_BUNDLE over session.verify; cert and verify are also passed per request
+        session.trust_env = False
         session.cert = self.client_cert
         session.verify = self.verify
         while True:
@@ -180,7 +183,8 @@ class PushSender:
     def _attempt(self, session: requests.Session, push: Push) -> tuple[str, str | None, bytes | None, int | None]:
         """(outcome, error, the receiver's answer, its HTTP status): PENDING means try again later."""
         try:
-            r = session.post(push.afleveradres, data=push.message, timeout=(3.0, self.timeout_s), headers={
+            r = session.post(push.afleveradres, data=push.message, timeout=(3.0, self.timeout_s),
+                             verify=self.verify, cert=self.client_cert, headers={
                 "Content-Type": CONTENT_TYPE, "SOAPAction": f'"{addressing.action(OPERATION)}"'})
         except Exception as exc:  # noqa: BLE001 - refused, timeout, TLS, ...: never let the sender thread die
             return PENDING, f"{type(exc).__name__}: {exc}", None, None
