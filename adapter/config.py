@@ -6,20 +6,24 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapter.errors import ConfigError
+from adapter import dn
+from adapter.errors import ConfigError, InvalidSubject
 from adapter.soap.oin import is_oin, is_school_oin
 
 ENV_PREFIX = "WL_ADAPTER_"
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 VALIDATION_MODES = ("enforce", "report", "off")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MUTATIES_PATH = "/wl2/mutaties"  # where SBB pushes MutatieLeerbedrijf (the Afleveradres is a base URL + this)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,62 @@ class MutationsConfig:
     subscribe_after_verify: bool = True
     retention_days: int = 30  # delivered mutations are purged this long after delivery
     purge_interval_s: float = 3600.0
+
+
+# the ways to authenticate SBB's pushes, each with the keys it needs (besides sbb_subject for the first two)
+PUSH_WAYS = {
+    "listen": ("listen", "certfile", "keyfile", "client_ca"),
+    "trusted_proxies": ("trusted_proxies", "subject_header"),
+    "allow_unauthenticated": ("allow_unauthenticated",),
+}
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class PushesConfig:
+    """How a push to /wl2/mutaties proves it comes from SBB: exactly one way, or none (then every push is refused)."""
+
+    listen: str = ""  # HOST:PORT of a listener of its own, TLS with a client certificate required
+    public_url: str = ""  # how SBB reaches that listener (default https://<server.public_url's host>:<port>)
+    certfile: str = ""
+    keyfile: str = ""
+    client_ca: str = ""  # the CA(s) that issue SBB's client certificate
+    sbb_subject: str = ""  # the subject of SBB's certificate (RFC 4514); compared as a DN (adapter/dn.py)
+    threads: int = 8  # request threads of the push listener
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs of reverse proxies that verified the client certificate
+    subject_header: str = ""  # the request header in which they pass the verified subject
+    allow_unauthenticated: bool = False  # demo and tests on loopback only
+    on_main_listener: bool | None = None  # serve /wl2/mutaties on the WL 1.0 listener (default: see serve_on_main)
+
+    @property
+    def way(self) -> str | None:
+        """The configured way (a key of PUSH_WAYS), or None."""
+        return next((way for way, keys in PUSH_WAYS.items() if any(getattr(self, k) for k in keys)), None)
+
+    @property
+    def serve_on_main(self) -> bool:
+        """Does the WL 1.0 listener have the /wl2/mutaties route? Never with a listener of its own for pushes;
+        else as configured, by default yes: behind a proxy or unauthenticated it accepts pushes, and with no way
+        configured it refuses every push (HTTP 403 and a fault naming the missing configuration)."""
+        if self.way == "listen":
+            return False
+        return True if self.on_main_listener is None else self.on_main_listener
+
+    @property
+    def networks(self) -> tuple:
+        return tuple(ipaddress.ip_network(cidr) for cidr in self.trusted_proxies)
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return _host_port(self.listen)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"pushes.listen: expected HOST:PORT (e.g. 0.0.0.0:8443), got {text!r}")
+    return host, int(port)
 
 
 LEGS = ("wl1_request", "wl2_request", "wl2_response", "wl1_response")
@@ -172,13 +232,29 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    pushes: PushesConfig = field(default_factory=PushesConfig)
     validation: ValidationPolicy = field(default_factory=ValidationPolicy)
     tenants: tuple[Tenant, ...] = ()
     source: str = ""
 
+    @property
+    def afleveradres(self) -> str:
+        """Where SBB is asked to push (VerzoekAbonnementMutaties' Afleveradres): the push listener when there is
+        one, else the WL 1.0 listener."""
+        p = self.pushes
+        if p.way != "listen":
+            return self.server.base_url + MUTATIES_PATH
+        if p.public_url:
+            return p.public_url.rstrip("/") + MUTATIES_PATH
+        host, port = p.listen_address
+        public_host = urllib.parse.urlsplit(self.server.public_url).hostname if self.server.public_url else None
+        host = public_host or (self.server.host if host in ("0.0.0.0", "::", "") else host)
+        return f"https://{f'[{host}]' if ':' in host else host}:{port}{MUTATIES_PATH}"
+
 
 _SECTIONS = {"server": ServerConfig, "upstream": UpstreamConfig, "store": StoreConfig, "mutations": MutationsConfig,
-             "audit": AuditConfig, "limits": LimitsConfig, "notify": NotifyConfig, "console": ConsoleConfig}
+             "audit": AuditConfig, "limits": LimitsConfig, "notify": NotifyConfig, "console": ConsoleConfig,
+             "pushes": PushesConfig}
 _TABLE_KEYS = {("console", "users")}  # keys whose value is a table, read by their own function
 
 
@@ -204,6 +280,12 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
     elif typ is str:
         if isinstance(value, str):
             return value
+    elif typ is tuple:  # a list of strings; from the environment, comma-separated
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
     raise ConfigError(f"{key}: expected {typ.__name__}, got {value!r}")
 
 
@@ -214,7 +296,7 @@ def _build(cls: type, data: dict, prefix: str):
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(fields)})")
-    types = {"bool": bool, "int": int, "float": float, "str": str}
+    types = {"bool": bool, "int": int, "float": float, "str": str, "bool | None": bool, "tuple[str, ...]": tuple}
     kwargs = {k: _coerce(f"{prefix}.{k}", v, types[str(fields[k].type)]) for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -298,6 +380,61 @@ def _check(config: Config) -> None:
         raise ConfigError(f"notify.from_address: an e-mail address is needed to send mail, got {n.from_address!r}")
     if not 0 < n.smtp_port < 65536:
         raise ConfigError(f"notify.smtp_port: expected 1..65535, got {n.smtp_port}")
+    _check_pushes(config.pushes, config.server)
+
+
+def _check_pushes(p: PushesConfig, server: ServerConfig) -> None:
+    """Exactly one way, wholly configured; anything half-done names its key, so nothing is trusted by accident."""
+    ways = [way for way, keys in PUSH_WAYS.items() if any(getattr(p, k) for k in keys)]
+    if len(ways) > 1:
+        raise ConfigError(f"pushes.{ways[1]}: configure one way to authenticate pushes, not both "
+                          f"pushes.{ways[0]} and pushes.{ways[1]}")
+    way = ways[0] if ways else None
+    for key in PUSH_WAYS.get(way, ()):
+        if not getattr(p, key):
+            raise ConfigError(f"pushes.{key}: missing; "
+                              + ", ".join(f"pushes.{k}" for k in (*PUSH_WAYS[way], "sbb_subject")) + " go together")
+    if way in ("listen", "trusted_proxies"):
+        if not p.sbb_subject:
+            raise ConfigError(f"pushes.sbb_subject: required with pushes.{way} (the subject of SBB's certificate)")
+        try:
+            dn.parse(p.sbb_subject)
+        except InvalidSubject as exc:
+            raise ConfigError(f"pushes.sbb_subject: not a distinguished name (RFC 4514): {exc}") from None
+    elif p.sbb_subject:
+        raise ConfigError("pushes.sbb_subject: only used with pushes.listen or pushes.trusted_proxies")
+    if way == "listen":
+        _host_port(p.listen)
+        if p.on_main_listener:
+            raise ConfigError("pushes.on_main_listener: with pushes.listen, pushes are served by that listener only")
+        if p.threads < 1:
+            raise ConfigError("pushes.threads: must be at least 1")
+        if p.public_url and not p.public_url.startswith("https://"):
+            raise ConfigError(f"pushes.public_url: must start with https://, got {p.public_url!r}")
+    elif p.public_url:
+        raise ConfigError("pushes.public_url: only used with pushes.listen "
+                          "(else the Afleveradres is server.public_url's)")
+    if way == "trusted_proxies":
+        for i, cidr in enumerate(p.trusted_proxies):
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError as exc:
+                raise ConfigError(f"pushes.trusted_proxies[{i}]: {exc}") from None
+        if not _HEADER_NAME.match(p.subject_header):
+            raise ConfigError(f"pushes.subject_header: expected a header name (letters, digits, -), "
+                              f"got {p.subject_header!r}")
+    if way == "allow_unauthenticated" and not _is_loopback(server.host):
+        raise ConfigError(f"pushes.allow_unauthenticated: only for the demo and tests on loopback, and server.host "
+                          f"is {server.host!r}; configure pushes.listen or pushes.trusted_proxies")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_config(path: str | os.PathLike | None = None, environ: dict | None = None) -> Config:

@@ -136,9 +136,21 @@ class RateLimited(SoapFault):
         super().__init__("Server", string)
 
 
+class PushRefused(SoapFault):
+    """A push whose sender is not authenticated as SBB (``mutations/auth.py``): HTTP 403, the message unread."""
+
+    def __init__(self, reason: str):
+        super().__init__("Client", reason, 403)
+        self.reason = reason
+
+
 # -- set-up, store and import problems ----------------------------------------------------------------------------
 class ConfigError(AdapterError, ValueError):
     """The configuration cannot be used; the message names the key."""
+
+
+class InvalidSubject(AdapterError, ValueError):
+    """A text that is not an RFC 4514 distinguished name (``[pushes] sbb_subject``, a proxy's subject header)."""
 
 
 class StoreUnavailable(AdapterError, RuntimeError):

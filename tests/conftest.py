@@ -28,15 +28,22 @@ SIM_COMPANIES = 300
 
 
 def start_simulator_process(log: Path, *extra: str, count: int = SIM_COMPANIES, scheme: str = "http",
-                            verify=False, cert=None) -> Server:
+                            verify=False, cert=None, env: dict | None = None) -> Server:
     port = free_port()
     return Server(["simulate", "--port", str(port), "--seed", "1", "--leerbedrijven", str(count), "--today", TODAY,
                    "--push-backoff-s", "0.1", *extra], port, "/admin/health", scheme=scheme, log=log,
-                  verify=verify, cert=cert)
+                  verify=verify, cert=cert, env=env)
+
+
+# the test set-up opts in to unauthenticated pushes on loopback explicitly; tests of push authentication pass
+# their own [pushes] section (tests/mutations/test_push_auth.py), or None for none at all
+UNAUTHENTICATED_PUSHES = "allow_unauthenticated = true"
 
 
 def write_config(path: Path, upstream_url: str, store_url: str, port: int, extra: str = "",
-                 workers: int = 1, timeout_s: float = 3.0, audit_bodies: bool = True) -> Path:
+                 workers: int = 1, timeout_s: float = 3.0, audit_bodies: bool = True,
+                 pushes: str | None = UNAUTHENTICATED_PUSHES) -> Path:
+    pushes_section = "" if pushes is None else f"[pushes]\n{pushes}\n"
     path.write_text(f"""
 [server]
 host = "127.0.0.1"
@@ -56,6 +63,7 @@ url = "{store_url}"
 [audit]
 bodies = {str(audit_bodies).lower()}
 
+{pushes_section}
 [[tenants]]
 name = "ROC Test"
 oin = "{SCHOOL_OIN}"
@@ -72,13 +80,15 @@ licence_sha256 = "{licence_hash(OTHER_LICENCE)}"
 
 class AdapterServer(Server):
     def __init__(self, workdir: Path, upstream_url: str, store_url: str | None = None, extra: str = "",
-                 workers: int = 1, timeout_s: float = 3.0, port: int | None = None, audit_bodies: bool = True):
+                 workers: int = 1, timeout_s: float = 3.0, port: int | None = None, audit_bodies: bool = True,
+                 pushes: str | None = UNAUTHENTICATED_PUSHES, env: dict | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
         self.store_url = store_url or f"sqlite:///{workdir / 'adapter.sqlite'}"
         self.config = write_config(workdir / "adapter.toml", upstream_url, self.store_url, port, extra, workers,
-                                   timeout_s, audit_bodies)
-        super().__init__(["serve", "--config", str(self.config)], port, "/healthz", log=workdir / "adapter.log")
+                                   timeout_s, audit_bodies, pushes)
+        super().__init__(["serve", "--config", str(self.config)], port, "/healthz", log=workdir / "adapter.log",
+                         env=env)
         self.wl1_url = f"{self.url}/wl1"
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:

@@ -52,6 +52,11 @@ timeout_s = 5.0
 [store]
 url = "sqlite:///{(workdir / STORE_FILE).resolve()}"
 
+[pushes]
+# the demo on loopback only: the simulator's pushes are accepted without a client certificate.
+# Never in production: see docs/configuration.md, [pushes], for mutual TLS or a verifying reverse proxy.
+allow_unauthenticated = true
+
 [[tenants]]
 name = "Demo ROC"
 oin = "{DEMO_SCHOOL_OIN}"

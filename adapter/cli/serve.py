@@ -1,30 +1,71 @@
-"""``wl-adapter serve --config FILE``: the adapter under gunicorn."""
+"""``wl-adapter serve --config FILE``: the adapter under gunicorn.
+
+With ``[pushes] listen`` the adapter has two listeners with different TLS settings — the WL 1.0 face (plain HTTP
+or TLS without client certificates) and the push listener (TLS, SBB's client certificate required). gunicorn's TLS
+settings hold for every address one gunicorn binds, so each listener is a gunicorn of its own, and ``serve`` runs
+both as child processes (``--listener main`` and ``--listener pushes``): a signal to ``serve`` reaches both, and
+when one of them ends the other is stopped too, so the adapter never runs with half its listeners unnoticed (a
+service manager restarts the whole). Without ``listen`` there is one listener, served in this process.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
+import ssl
+import subprocess
 import sys
 import tempfile
+import time
+
+log = logging.getLogger("wl_adapter.server")
+LISTENERS = ("main", "pushes")
 
 
 def _serve(args: argparse.Namespace) -> int:
     from adapter.config import load_config
     from adapter.errors import ConfigError
-    from adapter.serve.runner import ServerOptions, run
 
     try:
         config = load_config(args.config)
+        if config.pushes.way == "listen":
+            _check_tls_files(config.pushes)
+        elif args.listener == "pushes":
+            raise ConfigError("pushes.listen: --listener pushes needs a push listener configured")
     except ConfigError as exc:
         print(f"wl-adapter: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    s = config.server
-    if s.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # several workers: metrics are aggregated across them through files in this directory
+    two = config.pushes.way == "listen"
+    if (config.server.workers > 1 or two) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several processes: metrics are aggregated across them through files in this directory
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wl-adapter-metrics-")
-    options = ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads)
+    if two and args.listener is None:
+        return _supervise(args.config)
+    if args.listener == "pushes":
+        return _run_push_listener(config)
+    return _run_main_listener(config)
 
+
+def _check_tls_files(pushes) -> None:
+    """The push listener's certificate, key and client CA load, or a configuration error naming which one."""
+    from adapter.errors import ConfigError
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    for key, load in (("certfile", lambda: context.load_cert_chain(pushes.certfile, pushes.keyfile)),
+                      ("client_ca", lambda: context.load_verify_locations(cafile=pushes.client_ca))):
+        try:
+            load()
+        except (OSError, ssl.SSLError) as exc:
+            name = "certfile/keyfile" if key == "certfile" else key
+            raise ConfigError(f"pushes.{name}: cannot load: {exc.strerror or exc}") from None
+
+
+def _run_main_listener(config) -> int:
+    from adapter.serve.runner import ServerOptions, run
+
+    s = config.server
     built = []
 
     def factory():
@@ -33,11 +74,65 @@ def _serve(args: argparse.Namespace) -> int:
         built.append(Adapter(config))
         return built[0].wsgi
 
-    run(factory, options, post_fork=lambda: built[0].after_fork())
+    run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads),
+        post_fork=lambda: built[0].after_fork())
     return 0
+
+
+def _run_push_listener(config) -> int:
+    from adapter.serve.runner import ServerOptions, run
+
+    p = config.pushes
+    host, port = p.listen_address
+    built = []
+
+    def factory():
+        from adapter.serve.build import PushListener
+
+        built.append(PushListener(config))
+        return built[0].wsgi
+
+    run(factory, ServerOptions(host=host, port=port, workers=1, threads=p.threads, certfile=p.certfile,
+                               keyfile=p.keyfile, client_ca=p.client_ca, name="wl-adapter-pushes"),
+        post_fork=lambda: built[0].after_fork())
+    return 0
+
+
+def _supervise(config_path: str) -> int:
+    """Both listeners as child processes until a signal or one of them ends; then both stop."""
+    command = [sys.executable, "-m", "adapter", "serve", "--config", config_path, "--listener"]
+    children = {name: subprocess.Popen([*command, name]) for name in LISTENERS}
+    stopping: list[int] = []
+
+    def forward(signum, _frame):
+        if signum != signal.SIGHUP:  # SIGHUP: gunicorn reloads its workers, nothing stops
+            stopping.append(signum)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    while all(child.poll() is None for child in children.values()):
+        time.sleep(0.2)
+    name, ended = next((n, c) for n, c in children.items() if c.returncode is not None)
+    if not stopping:
+        log.error("the %s listener ended (exit %s); stopping the adapter", name, ended.returncode)
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    for child in children.values():
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return 0 if stopping else (ended.returncode or 1)
 
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="run the adapter (WL 1.0 face in front of WL 2.0)")
     p.add_argument("--config", required=True, metavar="FILE", help="TOML configuration (see docs/configuration.md)")
+    p.add_argument("--listener", choices=LISTENERS,
+                   help="run only this listener (with [pushes] listen, serve runs both; see docs/operations.md)")
     p.set_defaults(func=_serve)

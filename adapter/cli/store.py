@@ -122,7 +122,6 @@ def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
     from adapter.config import load_config
     from adapter.errors import ConfigError, UpstreamUnavailable
     from adapter.mutations.sync import sync_subscriptions
-    from adapter.serve.routes import MUTATIES_PATH
     from adapter.wl2.clients import Wl2Clients
 
     try:
@@ -135,8 +134,7 @@ def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
                     else "the configuration has no schools ([[tenants]])")
     store = open_store(args)
     try:
-        results = sync_subscriptions(store, Wl2Clients(config.upstream), tenants,
-                                     config.server.base_url + MUTATIES_PATH)
+        results = sync_subscriptions(store, Wl2Clients(config.upstream), tenants, config.afleveradres)
     except UpstreamUnavailable as exc:
         raise _Exit(EXIT_BAD_ROWS, f"WL 2.0 at {config.upstream.url} is unreachable ({exc}); "
                                    "nothing more was changed, run the sync again later") from None

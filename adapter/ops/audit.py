@@ -1,7 +1,10 @@
 """The audit trail: one JSON record per WL 1.0 call that ties its four messages together under one correlation id
 (legacy request, WL 2.0 request, WL 2.0 response, legacy answer), with tenant, operation, timings per leg,
-signaalcodes and validation results. Message bodies are optional, truncated, and masked: the licence and personal
-data (names, e-mail addresses, phone numbers) never reach the log."""
+signaalcodes and validation results; and one per push SBB sent to /wl2/mutaties (``wl2_push``): who sent it (the
+authenticated certificate subject), for which school, what it said, whether it was stored, and for an ID change the
+old and the new LeerbedrijfId, since that change re-points the school's company codes. Message bodies are
+optional, truncated, and masked: the licence and personal data (names, e-mail addresses, phone numbers) never
+reach the log."""
 from __future__ import annotations
 
 import json
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 from adapter.config import AuditConfig
 
 if TYPE_CHECKING:
+    from adapter.mutations.push import Push
     from adapter.wl1.call import Call
 
 log = logging.getLogger("wl_adapter.audit")
@@ -112,10 +116,42 @@ def record(settings: AuditConfig, call: Call) -> dict:
 
 
 class Audit:
-    """The audit trail as a call listener."""
+    """The audit trail as a call listener and a push listener."""
 
     def __init__(self, settings: AuditConfig):
         self.settings = settings
 
     def call_done(self, call: Call) -> None:
         record(self.settings, call)
+
+    def push_done(self, push: Push) -> None:
+        push_record(self.settings, push)
+
+
+def push_record(settings: AuditConfig, push: Push) -> dict:
+    """Build (and log) the record of one push to /wl2/mutaties (``mutations/push.py``)."""
+    m = push.mutation
+    entry: dict = {
+        "type": "wl2_push",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "message_id": push.message_id,
+        "peer": push.peer,
+        "subject": push.subject,
+        "http_status": push.http_status,
+        "outcome": push.outcome,
+        "reason": push.refused or push.fault or push.foutmelding,
+        "signaalcode": push.signaalcode,
+        "tenant": push.tenant.name if push.tenant else None,
+        "tenant_oin": push.tenant.oin if push.tenant else None,
+        "mutatie_id": m.mutatie_id if m else None,
+        "abonnement_id": m.abonnement_id if m else None,
+        "soort": m.soort if m else None,
+        "leerbedrijf_id": m.leerbedrijf_id if m else None,
+        "crebo": m.crebo if m else None,
+        "total_ms": round(push.elapsed_s * 1000, 2),
+    }
+    if m is not None and m.soort == "LEERBEDRIJFID_GEWIJZIGD":  # it re-points the school's company codes
+        entry["id_change"] = {"old_leerbedrijf_id": m.oud_leerbedrijf_id, "new_leerbedrijf_id": m.leerbedrijf_id}
+    if settings.enabled:
+        log.info(json.dumps(entry, ensure_ascii=False))
+    return entry

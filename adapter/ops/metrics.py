@@ -2,7 +2,8 @@
 ``wl-adapter serve`` before this module is imported, and /metrics aggregates all workers.
 
 The metrics are listeners: ``Metrics.call_done`` reads each finished WL 1.0 call record, ``exchange_done`` each
-WL 2.0 exchange (also the subscriber's), ``mutation_stored`` each stored push. No stage counts anything itself.
+WL 2.0 exchange (also the subscriber's), ``push_done`` each push record (stored, or refused: the sender was not
+authenticated as SBB). No stage counts anything itself.
 
 Figures about the store (mutations waiting for a school) are not kept in any process: ``StoreCollector`` reads them
 from the store when /metrics is scraped, so every worker and every instance gives the same true answer and there is
@@ -34,11 +35,14 @@ UPSTREAM_ERRORS = Counter("wl_adapter_upstream_errors_total", "WL 2.0 calls that
 BREAKER_OPEN = Gauge("wl_adapter_breaker_open", "1 when the circuit to WL 2.0 is open (or half open)",
                      multiprocess_mode="max")
 MUTATIONS_RECEIVED = Counter("wl_adapter_mutations_received_total", "Pushed mutations stored", ["school", "new"])
+PUSHES_REFUSED = Counter("wl_adapter_pushes_refused_total",
+                         "Pushes refused (HTTP 403): the sender was not authenticated as SBB")
 RATE_LIMITED = Counter("wl_adapter_rate_limited_total", "Calls refused by the per-school rate limit", ["school"])
 
 
 if TYPE_CHECKING:
     from adapter.config import ValidationPolicy
+    from adapter.mutations.push import Push
     from adapter.wl1.call import Call
     from adapter.wl2.client import Exchange
 
@@ -74,8 +78,12 @@ class Metrics:
                 VALIDATION_FAILURES.labels(leg, ex.wl1_operation, self.policy.mode(leg, ex.wl1_operation)).inc()
 
     @staticmethod
-    def mutation_stored(school: str, created: bool) -> None:
-        MUTATIONS_RECEIVED.labels(school, str(created).lower()).inc()
+    def push_done(push: Push) -> None:
+        if push.refused is not None:
+            PUSHES_REFUSED.inc()
+        elif push.created is not None:
+            school = push.tenant.name if push.tenant is not None else "-"
+            MUTATIONS_RECEIVED.labels(school, str(push.created).lower()).inc()
 
 
 class StoreCollector:

@@ -1,5 +1,6 @@
 """Builds the adapter from its configuration: store, tenants, WL 2.0 clients, the WL 1.0 service, the routes,
-and the listeners told of every call and exchange (audit trail, metrics)."""
+and the listeners told of every call and exchange (audit trail, metrics); and the push listener, which needs only
+the store, the schools and the push receiver."""
 from __future__ import annotations
 
 import json
@@ -10,13 +11,15 @@ import urllib3
 
 from adapter.config import Config
 from adapter.contracts import compile_all
+from adapter.mutations.auth import PushAuthenticator
+from adapter.mutations.push import PushListeners
 from adapter.mutations.receiver import MutationReceiver
 from adapter.mutations.subscriber import Subscriber
 from adapter.ops import metrics
 from adapter.ops.audit import Audit
 from adapter.ops.housekeeping import Housekeeping
 from adapter.ops.recording import Recorder
-from adapter.serve.routes import MUTATIES_PATH, Router
+from adapter.serve.routes import PushRouter, Router
 from adapter.soap.xmlsafe import Limits
 from adapter.tenants import Tenants
 from adapter.wl1.call import CallListeners
@@ -60,18 +63,19 @@ class Adapter:
         self.store.migrate()
         self.tenants = Tenants(config.tenants)
         self.upstream = Wl2Clients(config.upstream, policy=config.validation)
-        self.subscriber = Subscriber(self.store, self.upstream, self.tenants, config.server.base_url + MUTATIES_PATH)
+        self.subscriber = Subscriber(self.store, self.upstream, self.tenants, config.afleveradres)
         self.pipeline = Pipeline(config, self.tenants, self.store, self.upstream, self.subscriber,
                              RateLimiter(config.limits.requests_per_second, config.limits.burst))
         self.housekeeping = Housekeeping(self.store, timedelta(days=config.mutations.retention_days),
                                          config.mutations.purge_interval_s)
-        self.receiver = MutationReceiver(self.store, self.tenants, config.upstream.oin,
-                                         on_stored=self._on_mutation_stored)
+        self.receiver = push_receiver(config, self.store, self.tenants, PushAuthenticator(config.pushes))
         self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state)
         self.upstream.on_exchange.append(self.metrics.exchange_done)
         self.audit = Audit(config.audit)
         self.recorder = Recorder(config.audit.record_dir, config.audit.record_retention_days) \
             if config.audit.record_requests else None
+        self.pushes = pushes_state(config)
+        announce_pushes(config)
         limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
         self.wsgi = Router(
             build_wsgi(self.pipeline, limits, config.validation),
@@ -80,7 +84,7 @@ class Adapter:
                     "/readyz": _json_route(self.readiness),
                     "/metrics": metrics.wsgi_app([metrics.StoreCollector(
                         self.store, {t.oin: t.name for t in config.tenants})])},
-            mutaties=self.receiver,
+            mutaties=self.receiver if config.pushes.serve_on_main else None,
             listeners=CallListeners(self.audit.call_done, self.metrics.call_done,
                                     *([self.recorder.call_done] if self.recorder else [])),
             prefixes=self._console(),
@@ -102,10 +106,6 @@ class Adapter:
         self.subscriber.start()
         self.housekeeping.start()
 
-    def _on_mutation_stored(self, tenant_oin: str, stored, mutation) -> None:
-        tenant = self.tenants.by_oin(tenant_oin)
-        self.metrics.mutation_stored(tenant.name if tenant else tenant_oin, stored.created)
-
     def readiness(self) -> tuple[str, dict]:
         checks = {"schemas": "ok"}
         try:
@@ -119,7 +119,8 @@ class Adapter:
             checks["store"] = f"error: {exc}"
         checks["upstream"] = self._probe_upstream()
         checks["breaker"] = self.upstream.breaker.state
-        ready = all(v == "ok" for k, v in checks.items() if k != "breaker")
+        checks["pushes"] = self.pushes  # informational, like the breaker: says how pushes are authenticated
+        ready = all(v == "ok" for k, v in checks.items() if k not in ("breaker", "pushes"))
         return ("200 OK" if ready else "503 Service Unavailable"), {"ready": ready, "checks": checks}
 
     def _probe_upstream(self) -> str:
@@ -130,3 +131,55 @@ class Adapter:
             return "ok"
         except urllib3.exceptions.HTTPError as exc:
             return f"error: {type(exc).__name__}"
+
+
+def push_receiver(config: Config, store, tenants: Tenants, authenticator: PushAuthenticator) -> MutationReceiver:
+    """The push receiver, its records told to the audit trail and the metrics."""
+    listeners = PushListeners(Audit(config.audit).push_done, metrics.Metrics.push_done)
+    return MutationReceiver(store, tenants, config.upstream.oin, authenticator, listeners)
+
+
+def pushes_state(config: Config) -> str:
+    """How pushes are authenticated, for /readyz: ``ok: ...``, ``warning: ...`` or ``refused: ...``."""
+    p = config.pushes
+    if p.way == "listen":
+        return f"ok: on their own listener {p.listen} with mutual TLS ({config.afleveradres})"
+    if p.way == "trusted_proxies":
+        where = "this listener" if p.serve_on_main else "no listener (pushes.on_main_listener = false)"
+        return f"ok: on {where}, certificate verified by a proxy in {', '.join(p.trusted_proxies)}"
+    if p.way == "allow_unauthenticated":
+        return "warning: pushes.allow_unauthenticated: pushes are accepted from anyone (demo and tests only)"
+    return "refused: no [pushes] configuration, every push is refused"
+
+
+def announce_pushes(config: Config) -> None:
+    """Say at start how SBB's pushes are authenticated; loudly when they are not, or when all are refused."""
+    state = pushes_state(config)
+    if state.startswith("ok"):
+        log.info("pushes: %s", state.removeprefix("ok: "))
+    elif state.startswith("warning"):
+        log.warning("pushes: WARNING: %s; never use this in production", state.removeprefix("warning: "))
+    else:
+        log.warning("pushes: every push to /wl2/mutaties is refused (HTTP 403): there is no [pushes] configuration "
+                    "saying how SBB's pushes are authenticated (pushes.listen, pushes.trusted_proxies or "
+                    "pushes.allow_unauthenticated; see docs/configuration.md)")
+
+
+class PushListener:
+    """The push listener's application (``[pushes] listen``): POST /wl2/mutaties only, with the sender's
+    certificate subject checked on every request. Nothing else runs in its process."""
+
+    def __init__(self, config: Config):
+        from adapter.store import Store
+
+        self.store = Store(config.store.url)
+        self.store.migrate()
+        authenticator = PushAuthenticator(config.pushes, tls=True)
+        receiver = push_receiver(config, self.store, Tenants(config.tenants), authenticator)
+        self.wsgi = PushRouter(receiver, config.server.max_body_bytes)
+        compile_all()
+        log.info("pushes: listening on %s (mutual TLS, client certificates from %s, subject %s); Afleveradres %s",
+                 config.pushes.listen, config.pushes.client_ca, config.pushes.sbb_subject, config.afleveradres)
+
+    def after_fork(self) -> None:
+        self.store.engine.dispose(close=False)

@@ -1,5 +1,7 @@
-"""The adapter's WSGI application: routes each request to the WL 1.0 service, the push receiver, the contract
-files, or the operations endpoints. Size limits are enforced here, before anything is parsed."""
+"""The adapter's WSGI applications: ``Router`` routes each request on the WL 1.0 listener to the WL 1.0 service,
+the push receiver (when pushes are served there), the contract files, or the operations endpoints;
+``PushRouter`` is the push listener's, which serves /wl2/mutaties and nothing else. Size limits are enforced here,
+before anything is parsed."""
 from __future__ import annotations
 
 import io
@@ -8,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+from adapter.config import MUTATIES_PATH
 from adapter.soap import envelope as soap
 from adapter.soap.wsdl import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
 from adapter.wl1.call import ENVIRON_KEY, Call, CallListeners
@@ -21,7 +24,6 @@ LEGACY_PATHS = (
     "/webservices/whitelabel/ws_mutaties.asmx",
 )
 _LEGACY = {p.lower(): p for p in LEGACY_PATHS}  # IIS paths were case-insensitive; old clients rely on it
-MUTATIES_PATH = "/wl2/mutaties"
 
 WsgiApp = Callable
 _REQUEST_KEY = "wl_adapter.request_body"
@@ -42,6 +44,11 @@ def _fault(start_response, code: str, string: str, http_status: int = 500):
     status = {500: "500 Internal Server Error", 413: "413 Request Entity Too Large",
               405: "405 Method Not Allowed"}[http_status]
     return _respond(start_response, status, soap.fault_bytes(code, string), soap.CONTENT_TYPE)
+
+
+def _not_found(start_response, path: str):
+    return _respond(start_response, "404 Not Found", json.dumps({"error": f"no such path: {path}"}).encode(),
+                    "application/json")
 
 
 def read_body(environ: dict, max_bytes: int) -> bytes | None:
@@ -92,8 +99,7 @@ class Router:
         for prefix, app in self.prefixes.items():
             if path == prefix or path.startswith(prefix + "/"):
                 return app(environ, start_response)
-        return _respond(start_response, "404 Not Found", json.dumps({"error": f"no such path: {path}"}).encode(),
-                        "application/json")
+        return _not_found(start_response, path)
 
     def _observed(self, environ, start_response):
         """The WL 1.0 call: its record is made here, filled by the stages, and handed to the listeners once the
@@ -114,13 +120,34 @@ class Router:
         return [call.response]
 
     def _soap(self, app: WsgiApp, environ, start_response):
-        data = read_body(environ, self.max_body_bytes)
-        if data is None:
-            return _fault(start_response, "Client",
-                          f"message too large: the limit is {self.max_body_bytes} bytes", 413)
-        environ[_REQUEST_KEY] = data
-        environ["wsgi.input"] = io.BytesIO(data)
-        environ["CONTENT_LENGTH"] = str(len(data))
-        if not environ.get("CONTENT_TYPE"):
-            environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-        return app(environ, start_response)
+        return soap_call(app, self.max_body_bytes, environ, start_response)
+
+
+def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response):
+    """``app`` with the request body read (at most ``max_body_bytes``, else 413) and kept for the audit."""
+    data = read_body(environ, max_body_bytes)
+    if data is None:
+        return _fault(start_response, "Client", f"message too large: the limit is {max_body_bytes} bytes", 413)
+    environ[_REQUEST_KEY] = data
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    if not environ.get("CONTENT_TYPE"):
+        environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
+    return app(environ, start_response)
+
+
+class PushRouter:
+    """The push listener: POST /wl2/mutaties and nothing else (no WSDL, no metrics, no health: 404), so the port
+    SBB reaches shows nothing of the adapter."""
+
+    def __init__(self, mutaties: WsgiApp, max_body_bytes: int):
+        self.mutaties = mutaties
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO") or "/"
+        if path != MUTATIES_PATH:
+            return _not_found(start_response, path)
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
+        return soap_call(self.mutaties, self.max_body_bytes, environ, start_response)

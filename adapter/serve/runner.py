@@ -25,6 +25,7 @@ class ServerOptions:
     client_ca: str | None = None  # when set, clients must present a certificate signed by this CA
     max_requests: int = 0
     access_log: bool = False
+    name: str = "wl-adapter"  # the process title (ps)
     extra_ports: tuple[int, ...] = ()  # also listen on these ports (same host), e.g. the simulator's admin port
 
     @property
@@ -64,7 +65,7 @@ class _Gunicorn(BaseApplication):
             "accesslog": "-" if o.access_log else None,
             "errorlog": "-",
             "loglevel": "warning",
-            "proc_name": "wl-adapter",
+            "proc_name": o.name,
         }
         if o.certfile:
             settings.update(certfile=o.certfile, keyfile=o.keyfile)
