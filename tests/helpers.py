@@ -29,6 +29,7 @@ class Server:
         self.url = f"{scheme}://127.0.0.1:{port}"
         self.args = args
         self.log = log
+        self.verify, self.cert = verify, cert  # how tests reach it over TLS (admin API of a TLS simulator)
         self._logf = open(log, "wb") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "adapter", *args],

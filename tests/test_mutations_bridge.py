@@ -76,7 +76,7 @@ def wait_until(check, timeout: float = WAIT_S, interval: float = 0.05, what: str
 
 
 def admin(sim, path: str) -> dict:
-    r = requests.get(f"{sim.url}/admin/{path}", timeout=10)
+    r = requests.get(f"{sim.url}/admin/{path}", timeout=10, verify=sim.verify, cert=sim.cert)
     r.raise_for_status()
     return r.json()
 
@@ -126,7 +126,7 @@ def subscribe(sim, adapter, school: School, code: str, leerbedrijf_id: str, creb
 
 def fire(sim, **event) -> list[dict]:
     """POST /admin/events; returns the pushes it queued (one per matching subscription)."""
-    r = requests.post(f"{sim.url}/admin/events", json=event, timeout=10)
+    r = requests.post(f"{sim.url}/admin/events", json=event, timeout=10, verify=sim.verify, cert=sim.cert)
     assert r.status_code == 200, r.text
     return r.json()["mutaties"]
 
