@@ -17,16 +17,31 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from lxml import etree
-
-from adapter.config import ConfigError, load_config
-from adapter import dn
 from conftest import AdapterServer, start_simulator_process
 from helpers import free_port
+from lxml import etree
 from support import tls
+from test_mutations_bridge import (
+    WL2_NS,
+    CompanyPool,
+    PushAnswer,
+    School,
+    assert_acknowledgement,
+    fire,
+    push_body,
+    push_envelope,
+    read_all,
+    schools_config,
+    sim_companies,
+    subscribe,
+    wait_acknowledged,
+    wait_until,
+)
 from test_mutations_postgres import pg_url  # noqa: F401 - the fixture: a database of its own, dropped after
-from test_mutations_bridge import WL2_NS, CompanyPool, PushAnswer, School, assert_acknowledgement, fire, \
-    push_body, push_envelope, read_all, schools_config, sim_companies, subscribe, wait_acknowledged, wait_until
+
+from adapter import dn
+from adapter.config import load_config
+from adapter.errors import ConfigError
 
 SBB = dict(C="NL", O="Stichting Samenwerking Beroepsonderwijs Bedrijfsleven", CN="WL2 pushes test")
 # as an operator would copy it: RFC 4514 order with spaces; the certificate has C, O, CN (OpenSSL prints it so)
@@ -406,7 +421,7 @@ def test_a_certificates_subject_matches_its_rfc4514_text(pki):
 
 
 # -- PostgreSQL, two adapter instances, mutual TLS end to end ---------------------------------------------------------
-def test_two_instances_on_postgresql_each_with_its_push_listener(sim, pki, pool, pg_url, tmp_path):
+def test_two_instances_on_postgresql_each_with_its_push_listener(sim, pki, pool, pg_url, tmp_path):  # noqa: F811
     """Each instance subscribes with its own push listener as Afleveradres; SBB pushes to both with its
     certificate; GeefMutaties through either serves every push once, without gaps."""
     school = SCHOOLS["pg"]
@@ -430,7 +445,7 @@ def test_two_instances_on_postgresql_each_with_its_push_listener(sim, pki, pool,
             assert [m["Volgnummer"] for m in served] == list(range(1, 7))
             assert sorted(m["Omschrijving"] for m in served) == sorted(p["toelichting"] for p in pushed)
         for server in (a, b):
-            wait_until(lambda: "push accepted" in server.output(), what="the push logged")
+            wait_until(lambda s=server: "push accepted" in s.output(), what="the push logged")
     finally:
         for server in (a, b):
             if server is not None:
