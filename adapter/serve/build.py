@@ -172,7 +172,7 @@ class PushListener:
     def __init__(self, config: Config):
         from adapter.store import Store
 
-        self.store = Store(config.store.url)
+        self.store = Store(config.store.url, mapping_cache_s=config.store.mapping_cache_s)
         self.store.migrate()
         authenticator = PushAuthenticator(config.pushes, tls=True)
         receiver = push_receiver(config, self.store, Tenants(config.tenants), authenticator)
