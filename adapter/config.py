@@ -61,7 +61,7 @@ class UpstreamConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     url: str = "sqlite:///wl-adapter.sqlite"
-    mapping_cache_s: float = 2.0  # how long a resolved code is reused before the store is asked again
+    mapping_cache_s: float = 0.0  # how long a resolved code is reused before the store is asked again (0: never)
 
 
 @dataclass(frozen=True)

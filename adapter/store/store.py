@@ -30,12 +30,13 @@ class Store:
     """Construct from a URL: ``sqlite:///PATH`` (one host) or ``postgresql+psycopg://...`` (several processes).
     ``clock`` returns the current time (timezone-aware); call ``migrate()`` once at start."""
 
-    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now, mapping_cache_s: float = 2.0):
+    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now, mapping_cache_s: float = 0.0):
         self.engine = make_engine(url)
         self.clock = clock
-        # Every WL 1.0 call resolves a code; the answer is kept for ``mapping_cache_s`` seconds, so a hot code costs
-        # no query. This process's own changes clear it at once; another process's (an import, an ID change pushed
-        # to another worker or instance) are seen within ``mapping_cache_s``.
+        # Every WL 1.0 call resolves a code; with ``mapping_cache_s`` > 0 the answer is kept that long, so a hot code
+        # costs no query. This process's own changes clear it at once; another process's (an import, an ID change
+        # pushed to another worker or instance) are seen only after ``mapping_cache_s``: off by default, since in
+        # that window an old code resolves to the old LeerbedrijfId.
         self._codes: TTLCache | None = TTLCache(50_000, mapping_cache_s) if mapping_cache_s > 0 else None
         self._codes_lock = threading.Lock()
 
