@@ -68,21 +68,31 @@ def _body(data: bytes, settings: AuditConfig) -> str:
     return text
 
 
+def request_problems(call: Call) -> list[str]:
+    """What was wrong with the request: the pipeline's problems, or why it was refused before any operation saw it
+    (not well-formed, unknown operation, the other SOAP version's envelope, too large)."""
+    if call.request_problems:
+        return [str(p) for p in call.request_problems]
+    return [call.refusal] if call.refusal else []
+
+
 def record(settings: AuditConfig, call: Call) -> dict:
     """Build (and log) the record of one finished call; ``call.operation`` is None when the request never reached
-    an operation (malformed XML, unknown operation, oversize)."""
+    an operation (malformed XML, unknown operation, oversize), and ``call.refusal`` then says why."""
+    problems = request_problems(call)
     entry: dict = {
         "type": "wl1_call",
         "correlation_id": call.correlation_id,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "path": call.path,
+        "soap_version": call.soap_version,
         "http_status": call.http_status,
         "operation": call.operation,
         "tenant": call.tenant.name if call.tenant else None,
         "tenant_oin": call.tenant.oin if call.tenant else None,
         "signaalcode": call.signaalcode,
-        "wl1_request_valid": not call.request_problems if call.operation is not None else None,
-        "wl1_request_problems": [str(p) for p in call.request_problems],
+        "wl1_request_valid": not problems if call.operation is not None or problems else None,
+        "wl1_request_problems": problems,
         "total_ms": round(call.elapsed_s * 1000, 2),
         "wl2": [
             {

@@ -1,4 +1,5 @@
-"""Periodic housekeeping in each worker: delivered mutations past their retention are purged."""
+"""Periodic housekeeping in each worker: delivered mutations past their retention are purged, and remembered
+recognition proposals older than 24 hours are forgotten."""
 from __future__ import annotations
 
 import logging
@@ -22,6 +23,9 @@ class Housekeeping:
         purged = self.store.purge_delivered(self.retention)
         if purged:
             log.info("purged %d delivered mutations older than %s", purged, self.retention)
+        forgotten = self.store.purge_voordrachten()
+        if forgotten:
+            log.info("forgot %d recognition proposals older than 24 hours", forgotten)
         return purged
 
     def _run(self) -> None:

@@ -26,7 +26,8 @@ MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
-CALLS = Counter("wl_adapter_calls_total", "WL 1.0 calls answered", ["operation", "school", "signaalcode"])
+CALLS = Counter("wl_adapter_calls_total", "WL 1.0 calls answered",
+                ["operation", "school", "signaalcode", "soap_version"])
 FAULTS = Counter("wl_adapter_faults_total", "WL 1.0 calls answered with a SOAP fault", ["faultcode"])
 LEG_SECONDS = Histogram("wl_adapter_leg_seconds", "Time per leg of a call", ["leg", "operation"], buckets=BUCKETS)
 VALIDATION_FAILURES = Counter("wl_adapter_validation_failures_total",
@@ -56,7 +57,8 @@ class Metrics:
 
     def call_done(self, call: Call) -> None:
         if call.operation is not None and call.signaalcode is not None:
-            CALLS.labels(call.operation, call.tenant.name if call.tenant else "-", str(call.signaalcode)).inc()
+            CALLS.labels(call.operation, call.tenant.name if call.tenant else "-", str(call.signaalcode),
+                         call.soap_version).inc()
             LEG_SECONDS.labels("wl1", call.operation).observe(call.elapsed_s)
             for ex in call.exchanges:
                 LEG_SECONDS.labels("wl2", call.operation).observe(ex.elapsed_s)

@@ -22,6 +22,7 @@ from adapter.ops.recording import Recorder
 from adapter.serve.routes import PushRouter, Router
 from adapter.soap.xmlsafe import Limits
 from adapter.tenants import Tenants
+from adapter.wl1 import xsitype
 from adapter.wl1.call import CallListeners
 from adapter.wl1.pipeline import Pipeline
 from adapter.wl1.ratelimit import RateLimiter
@@ -90,6 +91,7 @@ class Adapter:
             prefixes=self._console(),
         )
         compile_all()
+        xsitype.accepted_types()  # read from the XSD once, before workers fork
 
     def _console(self) -> dict:
         """/console when enabled ([console] in the configuration); else nothing answers there."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from adapter.config import MUTATIES_PATH
 from adapter.soap import envelope as soap
-from adapter.soap.wsdl import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
+from adapter.soap.wsdl import disco_for, request_base_url, single_wsdl_for, xsd_bytes, xsd_name_for
 from adapter.wl1.call import ENVIRON_KEY, Call, CallListeners
 
 LEGACY_PATHS = (
@@ -40,10 +40,19 @@ def _respond(start_response, status: str, body: bytes, content_type: str, extra:
     return [body]
 
 
-def _fault(start_response, code: str, string: str, http_status: int = 500):
-    status = {500: "500 Internal Server Error", 413: "413 Request Entity Too Large",
-              405: "405 Method Not Allowed"}[http_status]
-    return _respond(start_response, status, soap.fault_bytes(code, string), soap.CONTENT_TYPE)
+_STATUS = {500: "500 Internal Server Error", 400: "400 Bad Request", 413: "413 Request Entity Too Large",
+           405: "405 Method Not Allowed"}
+
+
+def _fault(start_response, code: str, string: str, http_status: int = 500,
+           version: soap.SoapVersion = soap.SOAP11):
+    return _respond(start_response, _STATUS[http_status], soap.fault_bytes(code, string, version=version),
+                    version.content_type)
+
+
+# ?wsdl, ?WSDL, ?singlewsdl (WCF's name for the one-document form) all give the one self-contained WSDL
+_WSDL_QUERIES = ("wsdl", "wsdl=", "singlewsdl", "singlewsdl=")
+_DISCO_QUERIES = ("disco", "disco=")
 
 
 def _not_found(start_response, path: str):
@@ -79,14 +88,19 @@ class Router:
         legacy = _LEGACY.get(path.rstrip("/").lower())
         if legacy is not None:
             if method in ("GET", "HEAD"):
-                if query.lower() in ("wsdl", "wsdl=", "singlewsdl"):
+                if query.lower() in _WSDL_QUERIES:
                     location = request_base_url(environ) + path
-                    return _respond(start_response, "200 OK", wsdl_for("wl1", location), "text/xml; charset=utf-8")
+                    return _respond(start_response, "200 OK", single_wsdl_for("wl1", location),
+                                    "text/xml; charset=utf-8")
+                if query.lower() in _DISCO_QUERIES:
+                    location = request_base_url(environ) + path
+                    return _respond(start_response, "200 OK", disco_for(location), "text/xml; charset=utf-8")
                 return _respond(start_response, "200 OK",
                                 f"WL 1.0 White Label service. WSDL: {path}?wsdl\n".encode(),
                                 "text/plain; charset=utf-8")
             if method != "POST":
-                return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
+                return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405,
+                              soap.negotiate(environ.get("CONTENT_TYPE")))
             return self._observed(environ, start_response)
         if path == MUTATIES_PATH and self.mutaties is not None and method == "POST":
             return self._soap(self.mutaties, environ, start_response)
@@ -114,20 +128,28 @@ class Router:
             headers.append(("X-Correlation-ID", call.correlation_id))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        call.response = b"".join(self._soap(self.wl1, environ, start))
+        version = soap.negotiate(environ.get("CONTENT_TYPE"))
+        call.soap_version = version.name
+        call.response = b"".join(self._soap(self.wl1, environ, start, version, call))
         call.request = environ.get(_REQUEST_KEY, b"")
         self.listeners.done(call)
         return [call.response]
 
-    def _soap(self, app: WsgiApp, environ, start_response):
-        return soap_call(app, self.max_body_bytes, environ, start_response)
+    def _soap(self, app: WsgiApp, environ, start_response, version: soap.SoapVersion = soap.SOAP11,
+              call: Call | None = None):
+        return soap_call(app, self.max_body_bytes, environ, start_response, version, call)
 
 
-def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response):
-    """``app`` with the request body read (at most ``max_body_bytes``, else 413) and kept for the audit."""
+def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, version: soap.SoapVersion = soap.SOAP11,
+              call: Call | None = None):
+    """``app`` with the request body read (at most ``max_body_bytes``, else 413 in the request's SOAP version,
+    noted in its call record) and kept for the audit."""
     data = read_body(environ, max_body_bytes)
     if data is None:
-        return _fault(start_response, "Client", f"message too large: the limit is {max_body_bytes} bytes", 413)
+        reason = f"message too large: the limit is {max_body_bytes} bytes"
+        if call is not None:
+            call.refusal = reason
+        return _fault(start_response, "Client", reason, 413, version)
     environ[_REQUEST_KEY] = data
     environ["wsgi.input"] = io.BytesIO(data)
     environ["CONTENT_LENGTH"] = str(len(data))

@@ -166,7 +166,14 @@ def voordrachten(sim: Simulator, query: dict, body) -> tuple[int, object]:
         return 200, {"voordrachten": [{
             "voordrachtId": v.voordracht_id, "schoolOin": v.school_oin, "ontvangen": v.ontvangen.isoformat(),
             "bedrijfsnaam": v.bedrijfsnaam, "kvkNummer": v.kvk, "crebonummer": v.crebo, "leerweg": v.leerweg,
-            "toelichting": v.toelichting} for v in sim.voordrachten]}
+            "toelichting": v.toelichting, "vestigingsadres": v.vestigingsadres, "contactpersoon": v.contactpersoon}
+            for v in sim.voordrachten if _for_school(v, query)]}
+
+
+def _for_school(v, query: dict) -> bool:
+    """``?schoolOin=`` limits the listing to one school's proposals."""
+    wanted = query.get("schoolOin")
+    return not wanted or v.school_oin == wanted[0]
 
 
 SCENARIO_FIELDS = ("operation", "latency_ms", "error_rate", "signaalcode", "malformed", "fault", "count",

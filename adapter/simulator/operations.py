@@ -133,6 +133,14 @@ def beeindig_abonnement(sim: Simulator, req: etree._Element, oin: str) -> etree.
     return x.response("BeeindigAbonnement", 0 if ended else 31)
 
 
+def _fields(element: etree._Element | None) -> dict | None:
+    """A received address or contact, as its fields (lower-case names) for the admin listing."""
+    if element is None:
+        return None
+    return {etree.QName(c).localname[:1].lower() + etree.QName(c).localname[1:]: c.text
+            for c in element if isinstance(c.tag, str)}
+
+
 def doe_voordracht(sim: Simulator, req: etree._Element, oin: str) -> etree._Element:
     op = "DoeErkenningsvoordracht"
     crebo = x.field(req, "Crebonummer")
@@ -141,7 +149,8 @@ def doe_voordracht(sim: Simulator, req: etree._Element, oin: str) -> etree._Elem
     if not naam:
         raise BadInput("Bedrijfsnaam", "de bedrijfsnaam is leeg")
     voordracht = Voordracht(x.guid(), oin, dt.datetime.now(dt.timezone.utc).replace(microsecond=0), naam,
-                            x.field(req, "KvkNummer"), crebo, x.field(req, "Leerweg"), x.field(req, "Toelichting"))
+                            x.field(req, "KvkNummer"), crebo, x.field(req, "Leerweg"), x.field(req, "Toelichting"),
+                            _fields(req.find(x.NS + "Vestigingsadres")), _fields(req.find(x.NS + "Contactpersoon")))
     sim.voordrachten.append(voordracht)
     resp = x.response(op, 0)
     x.sub(resp, "VoordrachtId", voordracht.voordracht_id)

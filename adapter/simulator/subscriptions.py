@@ -65,3 +65,5 @@ class Voordracht:
     crebo: str
     leerweg: str
     toelichting: str | None
+    vestigingsadres: dict | None = None  # as received: straat, huisnummer, huisnummertoevoeging, postcode, ...
+    contactpersoon: dict | None = None

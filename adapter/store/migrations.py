@@ -101,6 +101,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             mutations INTEGER NOT NULL,
             PRIMARY KEY (tenant_oin, day))""",
     )),
+    Migration(4, "recognition proposals of the last 24 hours, to answer a repeat with the first VoordrachtId", (
+        """CREATE TABLE voordracht (
+            tenant_oin VARCHAR(20) NOT NULL,
+            proposal_key VARCHAR(64) NOT NULL,
+            voordracht_id VARCHAR(36),
+            made_at {timestamp} NOT NULL,
+            PRIMARY KEY (tenant_oin, proposal_key))""",
+        "CREATE INDEX ix_voordracht_made_at ON voordracht (made_at)",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

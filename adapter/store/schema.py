@@ -100,3 +100,13 @@ digest_sent = Table(
     Column("sent_at", UtcDateTime, nullable=False),
     Column("mutations", Integer, nullable=False),
 )
+
+# Proposals made in the last 24 hours, to answer a repeat with the first VoordrachtId (store/voordrachten.py).
+# proposal_key is a SHA-256 of what makes two proposals the same; voordracht_id is NULL while one is being sent.
+voordracht = Table(
+    "voordracht", metadata,
+    Column("tenant_oin", String(20), primary_key=True),
+    Column("proposal_key", String(64), primary_key=True),
+    Column("voordracht_id", String(36)),
+    Column("made_at", UtcDateTime, nullable=False),
+)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.errors import StoreUnavailable
-from adapter.store import mappings, migrations, mutations, overview, subscriptions
+from adapter.store import mappings, migrations, mutations, overview, subscriptions, voordrachten
 from adapter.store.engine import make_engine, read_transaction, write_transaction
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
 from adapter.store.model import (ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription,
@@ -227,3 +227,23 @@ class Store:
                 return False
             send()
         return True
+
+    # -- recognition proposals ------------------------------------------------------------------------------
+    def claim_voordracht(self, tenant_oin: str, key: str, lease: timedelta) -> voordrachten.Claim:
+        """The first VoordrachtId of this proposal in the last 24 hours; else the right to send it (``mine``),
+        unless an identical one is being sent right now (a claim younger than ``lease``)."""
+        with write_transaction(self.engine) as c:
+            return voordrachten.claim(c, tenant_oin, key, self.clock(), lease)
+
+    def complete_voordracht(self, tenant_oin: str, key: str, voordracht_id: str) -> None:
+        with write_transaction(self.engine) as c:
+            voordrachten.complete(c, tenant_oin, key, voordracht_id)
+
+    def release_voordracht(self, tenant_oin: str, key: str) -> None:
+        with write_transaction(self.engine) as c:
+            voordrachten.release(c, tenant_oin, key)
+
+    def purge_voordrachten(self) -> int:
+        """Forget proposals older than 24 hours: a repeat after that is a new proposal."""
+        with write_transaction(self.engine) as c:
+            return voordrachten.purge(c, self.clock() - voordrachten.WINDOW)

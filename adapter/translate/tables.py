@@ -28,6 +28,11 @@ ELEMENT_WL2_TO_WL1 = {
         "AantalPerPagina": "AantalResultatenPerPagina", "Soort": "LeerplaatsErkenningAanduiding",
     },
     "OpvragenDetailgegevensLeerbedrijf": {"LeerbedrijfId": "CodeLeerbedrijf"},
+    "DoeErkenningsvoordracht": {
+        "Straat": "Vestigingsadres/Straat", "Huisnummer": "Vestigingsadres/Straat",
+        "Huisnummertoevoeging": "Vestigingsadres/Straat", "Postcode": "Vestigingsadres/Postcode",
+        "Plaats": "Vestigingsadres/Plaats", "Land": "Vestigingsadres/Land",
+    },
 }
 
 # Zoeken: LeerplaatsErkenningAanduiding -> ZoekenLeerbedrijfOfLeerplaats/Soort
@@ -73,6 +78,9 @@ LAND_NAAM = {
     "AW": "Aruba",
     "US": "Verenigde Staten",
 }
+
+# Dutch country name (WL 1.0 Land, compared case-insensitively) -> ISO code (WL 2.0 Land), for proposals
+LAND_ISO = {naam.casefold(): iso for iso, naam in LAND_NAAM.items()}
 
 # WL 1.0 request element types: values are converted from text by these; the rest stays a string.
 WL1_INT_FIELDS = frozenset({

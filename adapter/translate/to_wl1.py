@@ -172,6 +172,15 @@ def details(body: dict, leerplaats_id: int | None = None) -> dict:
     return {k: v for k, v in result.items() if v is not None}
 
 
+def voordracht(body: dict) -> dict:
+    """DoeErkenningsvoordracht: 0 with the VoordrachtId SBB gave the proposal; otherwise the mapped code."""
+    if not _ok(body):
+        return not_ok(body["Signalering"], "DoeErkenningsvoordracht")
+    if not body.get("VoordrachtId"):
+        return outcome(999, "WL 2.0 bevestigde de voordracht zonder VoordrachtId")
+    return {**outcome(0), "VoordrachtId": body["VoordrachtId"]}
+
+
 def oude_code_ids(body: dict) -> set[str]:
     """The distinct LeerbedrijfIds of the search that resolves an old-style code."""
     if not _ok(body):

@@ -66,3 +66,34 @@ def zoek_oude_code(code: values.OldCode) -> dict:
         "Pagina": 1,
         "AantalPerPagina": 100,
     })
+
+
+def adres(adres_wl1: dict, element: str = "Vestigingsadres") -> dict:
+    """A WL 1.0 Adres (street and number in ``Straat``) -> WL 2.0 Adres: the inverse of the address join rule.
+    A Dutch postcode is normalised as everywhere ('1234 ab' -> '1234AB'); a foreign one passes as written."""
+    straat = values.split_straat(adres_wl1["Straat"], f"{element}/Straat")
+    land = values.land_wl2(adres_wl1["Land"])
+    postcode = adres_wl1["Postcode"].strip()
+    return _without_none({
+        "Straat": straat.straat,
+        "Huisnummer": straat.huisnummer,
+        "Huisnummertoevoeging": straat.toevoeging,
+        "Postcode": values.postcode(postcode, f"{element}/Postcode") if land == "NL" else postcode,
+        "Plaats": adres_wl1["Plaats"].strip(),
+        "Land": land,
+    })
+
+
+def voordracht(req: dict) -> dict:
+    """DoeErkenningsvoordracht: the company as the school describes it; Toelichting verbatim."""
+    contact = req.get("Contactpersoon")
+    return _without_none({
+        "Bedrijfsnaam": req["Bedrijfsnaam"],
+        "KvkNummer": req.get("KvkNummer"),
+        "Vestigingsadres": adres(req["Vestigingsadres"]),
+        "Contactpersoon": _without_none({k: contact.get(k) for k in ("Naam", "Email", "Telefoonnummer")})
+        if contact else None,
+        "Crebonummer": values.crebo_to_wl2(req["Crebonummer"]),
+        "Leerweg": req["Leerweg"],
+        "Toelichting": req.get("Toelichting"),
+    })

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from adapter.errors import InvalidInput
-from adapter.translate.tables import LAND_NAAM
+from adapter.translate.tables import LAND_ISO, LAND_NAAM
 
 POSTCODE_NL = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
 LEERBEDRIJF_ID = re.compile(r"^[0-9]{1,12}$")
@@ -68,6 +68,38 @@ def straat_wl1(straat: str, huisnummer: int, toevoeging: str | None) -> str:
 
 def land_wl1(iso: str) -> str:
     return LAND_NAAM.get(iso, iso)
+
+
+def land_wl2(naam: str) -> str:
+    """'Nederland' -> 'NL' (any case, surrounding spaces ignored); an ISO code or an unknown name passes unchanged
+    (WL 2.0's XSD then decides: an unknown country name is answered 4 naming the element)."""
+    text = naam.strip()
+    return LAND_ISO.get(text.casefold(), text)
+
+
+# "Oudegracht 12a", "Kerkweg 7-2", "Laan 1940-1945 3 bis": the street is everything before the last house number
+_STRAAT = re.compile(r"^(?P<straat>\S.*)\s(?P<nummer>[0-9]{1,9})(?:\s?-\s?|\s?)"
+                     r"(?P<toevoeging>[A-Za-z0-9][A-Za-z0-9 /-]*)?$")
+
+
+@dataclass(frozen=True)
+class Straat:
+    straat: str
+    huisnummer: int
+    toevoeging: str | None
+
+
+def split_straat(value: str, element: str = "Vestigingsadres/Straat") -> Straat:
+    """The inverse of ``straat_wl1``: 'Oudegracht 12a' -> ('Oudegracht', 12, 'a'), 'Kerkweg 7-2' -> ('Kerkweg', 7,
+    '2'), 'Plein 1944 12' -> ('Plein 1944', 12, None). A toevoeging may also follow after a space ('12 bis').
+    No house number (or 0) at the end: invalid input naming ``element``."""
+    text = re.sub(r"\s+", " ", value).strip()
+    m = _STRAAT.match(text)
+    if m is None or int(m.group("nummer")) < 1:
+        raise InvalidInput(element, f"'{value.strip()}' is niet te splitsen in straat en huisnummer "
+                                    "(verwacht bijvoorbeeld 'Oudegracht 12a' of 'Kerkweg 7-2')")
+    toevoeging = (m.group("toevoeging") or "").strip() or None
+    return Straat(m.group("straat"), int(m.group("nummer")), toevoeging)
 
 
 def adres_wl1(adres: dict) -> dict:

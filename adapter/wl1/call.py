@@ -30,6 +30,8 @@ class Call:
     path: str = ""
     soap_action: str | None = None  # the HTTP headers as the school sent them (for recording and replay)
     content_type: str | None = None
+    soap_version: str = "1.1"  # as the request's Content-Type chose
+    refusal: str | None = None  # why the request was refused before any operation saw it
     started: float = field(default_factory=time.monotonic)
     request: bytes = b""
     operation: str | None = None
@@ -47,7 +49,8 @@ class Call:
         """``Client`` or ``Server`` when the answer was a SOAP fault."""
         if self.http_status < 400:
             return None
-        return "Client" if b"soap:Client" in self.response else "Server"
+        client = b"soap:Client" in self.response or b"soap:Sender" in self.response  # SOAP 1.2 says Sender
+        return "Client" if client else "Server"
 
     @property
     def elapsed_s(self) -> float:

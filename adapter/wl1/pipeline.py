@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from datetime import timedelta
 
 from lxml import etree
 
 from adapter.config import Config
 from adapter.contracts import WL1, Problem
 from adapter.errors import Outcome, RateLimited, RequestInvalid, UpstreamError, UpstreamUnavailable
+from adapter.store.voordrachten import proposal_key
 from adapter.tenants import Tenants
 from adapter.translate import to_wl1, to_wl2, values
-from adapter.wl1 import message
+from adapter.wl1 import message, xsitype
 from adapter.wl1.call import Call
 from adapter.wl1.resolve import resolve_code
 from adapter.wl2.client import Exchange
 
 log = logging.getLogger("wl_adapter.pipeline")
 LICENTIE_MAX = 64  # xsd/wl1.xsd, type Licentie
+VOORDRACHT_LEASE_MARGIN_S = 5.0  # a proposal being sent is waited for this long past the WL 2.0 deadline
+VOORDRACHT_POLL_S = 0.2
 
 
 class Pipeline:
@@ -40,14 +45,19 @@ class Pipeline:
             "Zoeken": self._zoeken,
             "GeefDetails": self._geef_details,
             "GeefMutaties": self._geef_mutaties,
+            "DoeErkenningsvoordracht": self._doe_erkenningsvoordracht,
         }
 
     # -- the pipeline -------------------------------------------------------------------------------------
     def handle(self, operation: str, body: etree._Element, call: Call) -> dict:
+        mode = self.config.validation.mode("wl1_request", operation)
+        # xsi:type as ASMX accepted it, before anything reads the request (refusals join the schema problems)
+        type_problems = xsitype.tolerate(body) if mode != "off" else []
         licence = message.licence_of(body)
         if licence is None or not 1 <= len(licence) <= LICENTIE_MAX:
             # no valid licence to check: the XSD names what is wrong (a 996 would hide the mistake)
-            raise RequestInvalid(WL1.validate(body) or [Problem("Licentie", "missing")])
+            call.request_problems = type_problems + WL1.validate(body) or [Problem("Licentie", "missing")]
+            raise RequestInvalid(call.request_problems)
         call.tenant = self.tenants.by_licence(licence)
         if call.tenant is None:
             return self._done(call, to_wl1.outcome(996))
@@ -55,9 +65,8 @@ class Pipeline:
             call.rate_limited = True
             raise RateLimited(f"too many requests for this school (limit {self.rate_limiter.per_second:g}/s); "
                               "retry later")
-        mode = self.config.validation.mode("wl1_request", operation)
         if mode != "off":
-            call.request_problems = WL1.validate(body)
+            call.request_problems = type_problems + WL1.validate(body)
             if call.request_problems:
                 if mode == "enforce":
                     raise RequestInvalid(call.request_problems)
@@ -123,3 +132,34 @@ class Pipeline:
             result["Mutaties"] = {"Mutatie": mutaties}
         return result
 
+    def _doe_erkenningsvoordracht(self, call: Call, req: dict) -> dict:
+        """Never sent twice: a repeat within 24 hours answers the first VoordrachtId, and an identical proposal
+        that arrives while one is being sent waits for that one (a school system that timed out and retries)."""
+        body = to_wl2.voordracht(req)  # an address that cannot be split is answered 4 before anything is stored
+        key = proposal_key(body.get("KvkNummer"), body["Bedrijfsnaam"], body["Vestigingsadres"]["Postcode"],
+                           body["Crebonummer"], body["Leerweg"])
+        oin = call.tenant.oin
+        lease = timedelta(seconds=self.config.upstream.deadline_s + VOORDRACHT_LEASE_MARGIN_S)
+        give_up = time.monotonic() + lease.total_seconds()
+        while True:
+            claim = self.store.claim_voordracht(oin, key, lease)
+            if claim.voordracht_id:
+                return {**to_wl1.outcome(0), "VoordrachtId": claim.voordracht_id}
+            if claim.mine:
+                break
+            if time.monotonic() >= give_up:
+                return to_wl1.outcome(998, "Dezelfde voordracht wordt nog verwerkt; probeer het later opnieuw")
+            time.sleep(VOORDRACHT_POLL_S)
+        try:
+            result = to_wl1.voordracht(self._wl2(call, "DoeErkenningsvoordracht", body))
+        except BaseException:
+            self.store.release_voordracht(oin, key)  # not made: a retry by the school sends it
+            raise
+        if result["Signaalcode"] == 0:
+            try:
+                self.store.complete_voordracht(oin, key, result["VoordrachtId"])
+            except Exception:  # noqa: BLE001 - the proposal was made: the school gets its VoordrachtId regardless
+                log.exception("could not remember proposal %s; a repeat may be sent again", result["VoordrachtId"])
+        else:
+            self.store.release_voordracht(oin, key)
+        return result

@@ -1,10 +1,14 @@
 """The WL 1.0 service hosted with spyne. Its types are read from the frozen xsd/wl1.xsd, not written again here.
 
-spyne does the SOAP 1.1 plumbing (dispatch by body element, faults). The request is parsed by adapter.soap.xmlsafe
+spyne does the SOAP plumbing (dispatch by body element, faults). The request is parsed by adapter.soap.xmlsafe
 and validated against the frozen XSD by the pipeline; spyne's own deserialisation is bypassed (AnyXml). The answer
 is written straight from the translated dict (``Answer``, soap/xmlbuild.py) rather than through spyne's classes
 parsed from the XSD: instantiating those evaluates a stack trace for a debug line each time, half the CPU of a
 25-result search. Every answer is validated against the frozen XSD after serialisation.
+
+Like the ASMX service it replaces, the face speaks SOAP 1.1 and SOAP 1.2 at every path: one spyne Application per
+version (spyne ties one protocol to an Application), both over the same handlers and pipeline, chosen per request
+by its Content-Type (``Wl1Wsgi``). A SOAP 1.1 call pays one string comparison for this.
 """
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from dataclasses import dataclass
 
 import spyne.const
 from lxml import etree
+from lxml.builder import E
 from spyne import AnyXml, Application, ServiceBase, rpc
-from spyne.const.xml import NS_SOAP11_ENV
+from spyne.const.http import HTTP_400, HTTP_500
+from spyne.const.xml import NS_XML
 from spyne.model.fault import Fault
-from spyne.protocol.soap import Soap11
+from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
 from spyne.util.xml import parse_schema_file
 
@@ -25,7 +31,7 @@ from adapter.config import ValidationPolicy
 from adapter.contracts import WL1, WL1_NS
 from adapter.errors import SoapFault
 from adapter.soap import xmlbuild
-from adapter.soap.envelope import ENV, NSMAP, envelope, fault_element, parse_envelope
+from adapter.soap.envelope import SOAP11, SOAP12, SoapVersion, envelope, fault_element, negotiate, parse_envelope
 from adapter.soap.xmlsafe import Limits
 from adapter.wl1 import OPERATIONS
 from adapter.wl1.call import ENVIRON_KEY, Call
@@ -34,7 +40,7 @@ from adapter.wl1.pipeline import Pipeline
 log = logging.getLogger("wl_adapter.wl1")
 
 for _name in ("spyne", "spyne.protocol", "spyne.server", "spyne.application", "spyne.protocol.xml",
-              "spyne.protocol.soap.soap11"):
+              "spyne.protocol.soap.soap11", "spyne.protocol.soap.soap12"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)  # spyne would log whole bodies (with the licence)
 
 # spyne runs a full gc.collect() at the end of a request at most once a second (MethodContext.close), which stalls
@@ -64,10 +70,12 @@ class Answer:
         return response
 
 
-class Wl1Soap11(Soap11):
-    """SOAP 1.1 as ASMX clients expect it (``soap:`` prefix), with hardened parsing and clean faults."""
+class _Hardened(Soap11):
+    """What both SOAP versions share (Soap12 is a Soap11 in spyne): the ``soap:`` prefix ASMX clients know, hardened parsing, clean faults, and
+    answers written straight from their dict."""
 
     soap_env = "soap"
+    version: SoapVersion = SOAP11
 
     def __init__(self, limits: Limits, **kwargs):
         super().__init__(**kwargs)
@@ -76,17 +84,17 @@ class Wl1Soap11(Soap11):
     def create_in_document(self, ctx, charset=None):
         method = ctx.transport.get_request_method() if hasattr(ctx.transport, "get_request_method") else "POST"
         if method != "POST":
-            raise Fault("Client", "a SOAP request is an HTTP POST")
+            raise _refused(ctx, "a SOAP request is an HTTP POST")
         data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode(charset or "utf-8")
                         for chunk in ctx.in_string)
         try:
-            root, _header, body = parse_envelope(data, self.limits)
+            root, _header, body = parse_envelope(data, self.limits, self.version, (SOAP11, SOAP12))
         except SoapFault as exc:
-            raise Fault(exc.code, exc.string) from None
+            raise _refused(ctx, exc.string, exc.code) from None
         if body.tag not in _OPERATION_TAGS:
-            raise Fault("Client", f"unknown operation '{etree.QName(body).localname}' in namespace "
-                                  f"'{etree.QName(body).namespace or ''}' (expected one of {', '.join(OPERATIONS)} "
-                                  f"in {WL1_NS})")
+            raise _refused(ctx, f"unknown operation '{etree.QName(body).localname}' in namespace "
+                                f"'{etree.QName(body).namespace or ''}' (expected one of {', '.join(OPERATIONS)} "
+                                f"in {WL1_NS})")
         ctx.in_document = (root, {})
 
     def serialize(self, ctx, message):
@@ -95,10 +103,40 @@ class Wl1Soap11(Soap11):
         if message is not self.RESPONSE or not isinstance(answer, Answer):
             return super().serialize(ctx, message)
         self.event_manager.fire_event("before_serialize", ctx)
-        ctx.out_document = etree.Element(ENV + "Envelope", nsmap={"tns": WL1_NS, **NSMAP})
-        ctx.out_body_doc = etree.SubElement(ctx.out_document, ENV + "Body")
+        env = self.version.env
+        ctx.out_document = etree.Element(env + "Envelope", nsmap={"tns": WL1_NS, "soap": self.version.env_ns})
+        ctx.out_body_doc = etree.SubElement(ctx.out_document, env + "Body")
         ctx.out_body_doc.append(answer.element())
         self.event_manager.fire_event("after_serialize", ctx)
+
+
+class Wl1Soap11(_Hardened):
+    """SOAP 1.1 as ASMX clients expect it: every fault is HTTP 500."""
+
+
+class Wl1Soap12(_Hardened, Soap12):
+    """SOAP 1.2 as ASMX offered it next to 1.1: Sender faults are HTTP 400, Receiver faults 500."""
+
+    version = SOAP12
+
+    def fault_to_http_response_code(self, fault):
+        return HTTP_400 if str(getattr(fault, "faultcode", "")).startswith("Client") else HTTP_500
+
+    def fault_to_parent(self, ctx, cls, inst, parent, ns, **_):
+        """spyne's, without an empty ``Role`` (an ultimate receiver that has no role URI writes none)."""
+        reason = E(f"{{{self.ns_soap_env}}}Reason")
+        reason.append(E(f"{{{self.ns_soap_env}}}Text", inst.faultstring, **{f"{{{NS_XML}}}lang": inst.lang}))
+        subelts = [None, reason]
+        if inst.faultactor:
+            subelts.append(E(f"{{{self.ns_soap_env}}}Role", inst.faultactor))
+        return self._fault_to_parent_impl(ctx, cls, inst, parent, ns, subelts)
+
+
+def _refused(ctx, reason: str, code: str = "Client") -> Fault:
+    """The fault for a request refused before any operation saw it; the reason goes into its call record (the audit
+    trail lists it as the request's problem)."""
+    call_of(ctx).refusal = reason
+    return Fault(code, reason)
 
 
 def call_of(ctx) -> Call:
@@ -144,20 +182,39 @@ def _answer_validator(policy: ValidationPolicy):
             log.error("WL 1.0 %s answer violates the XSD (%s): %s", operation, mode, "; ".join(map(str, problems)))
             if mode == "enforce":
                 # spyne has already chosen HTTP 200 and would keep this document if we raised: replace both
+                version = getattr(ctx.out_protocol, "version", SOAP11)
                 ctx.out_document = envelope(fault_element(
-                    "Server", "the adapter could not make an answer that matches the WL 1.0 schema"))
+                    "Server", "the adapter could not make an answer that matches the WL 1.0 schema", version),
+                    version=version)
                 ctx.transport.resp_code = "500 Internal Server Error"
     return validate_answer
 
 
-def build_wsgi(pipeline: Pipeline, limits: Limits, policy: ValidationPolicy = ValidationPolicy()):
-    types = result_types()
+class Wl1Wsgi:
+    """The WL 1.0 face at one path: the spyne application of the SOAP version the request's Content-Type names."""
+
+    def __init__(self, apps: dict[str, WsgiApplication]):
+        self.apps = apps
+
+    def __call__(self, environ, start_response):
+        return self.apps[negotiate(environ.get("CONTENT_TYPE")).name](environ, start_response)
+
+
+def _application(protocol: type[Wl1Soap11] | type[Wl1Soap12], types: dict, pipeline: Pipeline, limits: Limits,
+                 policy: ValidationPolicy) -> WsgiApplication:
     service = type("WhiteLabelSoap", (ServiceBase,), {op: _method(op, types[op], pipeline) for op in OPERATIONS})
-    out_protocol = Wl1Soap11(limits, cleanup_namespaces=True)
+    out_protocol = protocol(limits, cleanup_namespaces=True)
     out_protocol.event_manager.add_listener("after_serialize", _answer_validator(policy))
     app = Application([service], tns=WL1_NS, name="WhiteLabel",
-                      in_protocol=Wl1Soap11(limits), out_protocol=out_protocol)
+                      in_protocol=protocol(limits), out_protocol=out_protocol)
     nsmap = app.interface.nsmap
     nsmap.pop("soap11env", None)
-    nsmap["soap"] = NS_SOAP11_ENV
+    nsmap.pop("soap12env", None)
+    nsmap["soap"] = protocol.version.env_ns
     return WsgiApplication(app)
+
+
+def build_wsgi(pipeline: Pipeline, limits: Limits, policy: ValidationPolicy = ValidationPolicy()) -> Wl1Wsgi:
+    types = result_types()
+    return Wl1Wsgi({protocol.version.name: _application(protocol, types, pipeline, limits, policy)
+                    for protocol in (Wl1Soap11, Wl1Soap12)})
