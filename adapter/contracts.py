@@ -146,10 +146,14 @@ CONTRACTS = {"wl1": WL1, "wl2": WL2}
 BY_NAMESPACE = {WL1_NS: WL1, WL2_NS: WL2}
 
 
+_ENVELOPES = {f"{{{SOAP11_ENV_NS}}}Envelope": SOAP11_ENV_NS, f"{{{SOAP12_ENV_NS}}}Envelope": SOAP12_ENV_NS}
+
+
 def body_children(root: etree._Element) -> list[etree._Element]:
-    """The message elements of a SOAP 1.1 envelope, or ``[root]`` for a bare message."""
-    if root.tag == f"{{{SOAP11_ENV_NS}}}Envelope":
-        body = root.find(f"{{{SOAP11_ENV_NS}}}Body")
+    """The message elements of a SOAP 1.1 or 1.2 envelope, or ``[root]`` for a bare message."""
+    env_ns = _ENVELOPES.get(root.tag)
+    if env_ns is not None:
+        body = root.find(f"{{{env_ns}}}Body")
         return [] if body is None else [c for c in body if isinstance(c.tag, str)]
     return [root]
 
@@ -160,20 +164,24 @@ def detect(element: etree._Element) -> Contract | None:
 
 
 def validate_document(root: etree._Element, contract: Contract | None = None) -> list[Problem]:
-    """Validate a SOAP envelope (each message in its Body) or a bare message element."""
-    if root.tag == f"{{{SOAP12_ENV_NS}}}Envelope":
-        return [Problem("Envelope", "SOAP 1.2 envelope; both contracts use SOAP 1.1", root.sourceline)]
+    """Validate a SOAP envelope (each message in its Body) or a bare message element. WL 1.0 messages may come in
+    SOAP 1.1 or SOAP 1.2 envelopes (the adapter serves both, as ASMX did); WL 2.0 is SOAP 1.1 only."""
+    soap12 = root.tag == f"{{{SOAP12_ENV_NS}}}Envelope"
     messages = body_children(root)
     if not messages:
         return [Problem("Body", "the SOAP Body holds no message element", root.sourceline)]
     problems: list[Problem] = []
     for message in messages:
-        if message.tag == f"{{{SOAP11_ENV_NS}}}Fault":
+        if message.tag in (f"{{{SOAP11_ENV_NS}}}Fault", f"{{{SOAP12_ENV_NS}}}Fault"):
             continue  # a fault is a valid answer in either contract
         c = contract or detect(message)
         if c is None:
             problems.append(Problem(_QNAME.sub("", message.tag), "is in no known namespace "
                                     f"(expected {WL1_NS} or {WL2_NS})", message.sourceline))
+            continue
+        if soap12 and c is not WL1:
+            problems.append(Problem("Envelope", "SOAP 1.2 envelope; WL 2.0 uses SOAP 1.1 "
+                                    f"(namespace {SOAP11_ENV_NS})", root.sourceline))
             continue
         problems.extend(c.validate(message))
     return problems

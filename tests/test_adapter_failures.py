@@ -153,15 +153,16 @@ def test_unknown_operation_is_client_fault_naming_it(adapter):
     assert r.status_code == 500 and code == CLIENT and "GeefMutaties" in string
 
 
-def test_soap12_envelope_is_client_fault(adapter):
+def test_soap12_envelope_sent_as_soap11_is_client_fault_naming_the_content_type(adapter):
+    # the Content-Type chooses the SOAP version (as ASMX did); an envelope of the other version says what to change
     data = (f'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
             f'xmlns:w="{WL1}"><s:Body><w:GeefMutaties><w:request><w:Licentie>{LICENCE}</w:Licentie>'
             f"<w:VanafVolgnummer>0</w:VanafVolgnummer></w:request></w:GeefMutaties></s:Body></s:Envelope>").encode()
-    r = post(adapter.wl1_url, data, {"Content-Type": "application/soap+xml; charset=utf-8"})
+    r = post(adapter.wl1_url, data, {"Content-Type": "text/xml; charset=utf-8"})
     assert r.status_code == 500
     code, string = fault_of(r)
     assert code == CLIENT
-    assert "1.2" in string
+    assert "SOAP 1.2 envelope" in string and "application/soap+xml" in string
     assert_no_internals(r.text)
 
 

@@ -15,7 +15,7 @@ import xmlschema
 from lxml import etree
 
 from adapter import contracts
-from adapter.contracts import SOAP11_ENV_NS, WL1_NS, WL2_NS, WSA_NS
+from adapter.contracts import SOAP11_ENV_NS, SOAP12_ENV_NS, WL1_NS, WL2_NS, WSA_NS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -23,7 +23,8 @@ XSD = ROOT / "xsd"
 WSDL = ROOT / "wsdl"
 
 # ---------------------------------------------------------------- the contract, as CONTRACTS.md states it
-WL1_OPERATIONS = ["GeefBedrijfsgegevens", "VerifieerAccreditatie", "Zoeken", "GeefDetails", "GeefMutaties"]
+WL1_OPERATIONS = ["GeefBedrijfsgegevens", "VerifieerAccreditatie", "Zoeken", "GeefDetails", "GeefMutaties",
+                  "DoeErkenningsvoordracht"]
 WL2_SBB_OPERATIONS = [
     "IdentificeerLeerbedrijf", "VerifieerAccreditatie", "ZoekenLeerbedrijfOfLeerplaats",
     "OpvragenDetailgegevensLeerbedrijf", "VerzoekAbonnementMutaties", "OverzichtLopendeAbonnementen",
@@ -442,14 +443,17 @@ def test_outcome_examples_exist():
 @pytest.mark.parametrize("path", VALID_EXAMPLES, ids=_example_id)
 def test_valid_example_validates(path, xs_schemas):
     root = _parse(path)
-    assert root.tag == f"{{{SOAP11_ENV_NS}}}Envelope", "examples are complete SOAP 1.1 envelopes"
-    assert contracts.validate_document(root) == []
     contract = path.parts[-3]
     op = path.parts[-2]
+    # complete SOAP 1.1 envelopes; WL 1.0 also shows SOAP 1.2 (the files say so in their name)
+    env_ns = SOAP12_ENV_NS if "soap12" in path.name else SOAP11_ENV_NS
+    assert env_ns == SOAP11_ENV_NS or contract == "wl1"
+    assert root.tag == f"{{{env_ns}}}Envelope"
+    assert contracts.validate_document(root) == []
     body = contracts.body_children(root)
     assert len(body) == 1
     message = body[0]
-    if message.tag == f"{{{SOAP11_ENV_NS}}}Fault":
+    if message.tag == f"{{{env_ns}}}Fault":
         return
     # the same message through xmlschema, an independent validator
     xs_schemas[contract].validate(etree.tostring(message).decode())
@@ -459,7 +463,7 @@ def test_valid_example_validates(path, xs_schemas):
         assert message.tag == f"{{{WL1_NS}}}{op if is_request else op + 'Response'}"
         first = message[0][0]
         assert _local(first.tag) == ("Licentie" if is_request else "Signaalcode")
-        assert root.find(f"{{{SOAP11_ENV_NS}}}Header") is None or len(root.find(f"{{{SOAP11_ENV_NS}}}Header")) == 0
+        assert root.find(f"{{{env_ns}}}Header") is None or len(root.find(f"{{{env_ns}}}Header")) == 0
     else:
         assert message.tag == f"{{{WL2_NS}}}{op}{'Request' if is_request else 'Response'}"
         assert _local(message[0].tag) == "BerichtID"

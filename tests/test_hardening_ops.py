@@ -237,8 +237,8 @@ def test_metrics_calls_by_operation_school_signaalcode_and_leg_latency(adapter, 
     assert signaalcode(details(adapter.url, company["leerbedrijfId"])) == 0
     assert signaalcode(details(adapter.url, "999999999999", licence=OTHER_LICENCE)) == 3
     after = metrics(adapter.url)
-    for labels in ({"operation": "GeefDetails", "school": "ROC Test", "signaalcode": "0"},
-                   {"operation": "GeefDetails", "school": "ROC Ander", "signaalcode": "3"}):
+    for labels in ({"operation": "GeefDetails", "school": "ROC Test", "signaalcode": "0", "soap_version": "1.1"},
+                   {"operation": "GeefDetails", "school": "ROC Ander", "signaalcode": "3", "soap_version": "1.1"}):
         assert sample(after, "wl_adapter_calls_total", **labels) \
             == sample(before, "wl_adapter_calls_total", **labels) + 1, labels
     for leg, grew in (("wl1", 2), ("wl2", 2)):
