@@ -1,17 +1,19 @@
-"""Independent SOAP stacks against the served WSDL: zeep, suds-community and PHP's SoapClient (tests/php/call.php).
+"""Independent SOAP stacks against the served WSDL: zeep, suds-community and PHP's SoapClient (tests/php/call.php)
+over SOAP 1.1, and zeep over the SOAP 1.2 port.
 
 Each client loads the WSDL the adapter serves (from /wl1 and from every legacy path), calls every operation and
 must get the simulator's data back; a schema-invalid request must reach each of them as a SOAP fault it surfaces.
-Also: soap:address follows the URL the client used (and X-Forwarded-*), and the imported XSD is served where the
-WSDL's relative schemaLocation points.
+Also: the served WSDL is one self-contained document (the schema inline, no import or include) with a SOAP 1.1 and
+a SOAP 1.2 port, both at the URL the client used (and X-Forwarded-*); ?disco points at it; the XSD file is still
+served at its old relative location for clients that cached the two-document form.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -22,10 +24,12 @@ import suds.client
 import zeep
 import zeep.exceptions
 import zeep.helpers
-from conftest import LICENCE, TODAY
+from conftest import LICENCE, SCHOOL_OIN, TODAY
 from lxml import etree
 from suds.sudsobject import Object as SudsObject
 
+from adapter.contracts import WL1 as WL1_CONTRACT
+from adapter.contracts import body_children
 from adapter.serve.routes import LEGACY_PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +37,9 @@ PHP_SCRIPT = Path(__file__).resolve().parent / "php" / "call.php"
 WL1 = "urn:sbb:whitelabel:1.0"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 SOAP_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
+SOAP12_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap12/"
 XS = "http://www.w3.org/2001/XMLSchema"
+EXAMPLES = ROOT / "examples"
 
 
 class ClientFault(Exception):
@@ -78,6 +84,27 @@ class ZeepClient:
     def call(self, operation: str, request: dict) -> dict:
         try:
             result = getattr(self.client.service, operation)(request=request)
+        except zeep.exceptions.Fault as exc:
+            raise ClientFault(exc.code, exc.message) from None
+        return plain(zeep.helpers.serialize_object(result, dict))
+
+
+class Zeep12Client(ZeepClient):
+    """zeep bound to the SOAP 1.2 port of the same WSDL, as a client generated from that binding would be."""
+
+    name = "zeep-soap12"
+
+    def __init__(self, wsdl_url: str):
+        super().__init__(wsdl_url)
+        self.service = self.client.bind("WhiteLabel", "WhiteLabelSoap12")
+
+    @property
+    def address(self) -> str:
+        return self.service._binding_options["address"]
+
+    def call(self, operation: str, request: dict) -> dict:
+        try:
+            result = getattr(self.service, operation)(request=request)
         except zeep.exceptions.Fault as exc:
             raise ClientFault(exc.code, exc.message) from None
         return plain(zeep.helpers.serialize_object(result, dict))
@@ -137,7 +164,7 @@ class PhpClient:
         return plain(result)
 
 
-CLIENTS = {"zeep": ZeepClient, "suds": SudsClient, "php": PhpClient}
+CLIENTS = {"zeep": ZeepClient, "zeep-soap12": Zeep12Client, "suds": SudsClient, "php": PhpClient}
 
 
 @pytest.fixture(params=list(CLIENTS))
@@ -157,7 +184,7 @@ def straat(adres: dict) -> str:
     return f"{adres['straat']} {adres['huisnummer']}" + (("-" if t[0].isdigit() else "") + t if t else "")
 
 
-def check_every_operation(client, company: dict) -> None:
+def check_every_operation(client, company: dict, simulator=None) -> None:
     erkend = next(e for e in company["erkenningen"] if e["status"] == "ERKEND")
     a = company["vestigingsadres"]
 
@@ -217,9 +244,23 @@ def check_every_operation(client, company: dict) -> None:
                                               "Crebonummer": int(erkend["crebonummer"]), "Peildatum": TODAY})
     assert r["Signaalcode"] == "996" and "Startdatum" not in r
 
+    naam = f"Voordracht {client.name} {uuid.uuid4().hex[:8]}"  # a new company each run: a repeat would be answered
+    r = client.call("DoeErkenningsvoordracht", {
+        "Licentie": LICENCE, "Bedrijfsnaam": naam,
+        "Vestigingsadres": {"Straat": "Kerkweg 7-2", "Postcode": "3511 ab", "Plaats": "Utrecht", "Land": "Nederland"},
+        "Contactpersoon": {"Naam": "J. de Vries", "Email": "j.devries@example.nl"},
+        "Crebonummer": int(erkend["crebonummer"]), "Leerweg": "BBL", "Toelichting": "via " + client.name})
+    assert r["Signaalcode"] == "0" and len(r["VoordrachtId"]) == 36, r
+    if simulator is not None:
+        (received,) = [v for v in requests.get(f"{simulator.url}/admin/voordrachten", timeout=10).json()["voordrachten"]
+                       if v["voordrachtId"] == r["VoordrachtId"]]
+        assert (received["bedrijfsnaam"], received["schoolOin"], received["leerweg"]) == (naam, SCHOOL_OIN, "BBL")
+        assert received["vestigingsadres"] == {"straat": "Kerkweg", "huisnummer": "7", "huisnummertoevoeging": "2",
+                                               "postcode": "3511AB", "plaats": "Utrecht", "land": "NL"}
 
-def test_every_operation_through_each_client(adapter, company, client_kind):
-    check_every_operation(client_kind(f"{adapter.url}/wl1?wsdl"), company)
+
+def test_every_operation_through_each_client(adapter, simulator, company, client_kind):
+    check_every_operation(client_kind(f"{adapter.url}/wl1?wsdl"), company, simulator)
 
 
 def test_schema_invalid_request_is_a_fault_each_client_surfaces(adapter, client_kind):
@@ -227,11 +268,12 @@ def test_schema_invalid_request_is_a_fault_each_client_surfaces(adapter, client_
     with pytest.raises(ClientFault) as caught:
         client.call("Zoeken", {"Licentie": LICENCE, "AantalResultatenPerPagina": 26, "Pagina": 1,
                                "LeerplaatsErkenningAanduiding": "E"})
-    assert caught.value.code.rpartition(":")[2] == "Client", caught.value.code
+    client_code = "Sender" if client.name == "zeep-soap12" else "Client"
+    assert caught.value.code.rpartition(":")[2] == client_code, caught.value.code
     assert "AantalResultatenPerPagina" in caught.value.string
     with pytest.raises(ClientFault) as caught:
         client.call("GeefMutaties", {"Licentie": LICENCE, "VanafVolgnummer": 0, "MaximumAantal": 501})
-    assert caught.value.code.rpartition(":")[2] == "Client"
+    assert caught.value.code.rpartition(":")[2] == client_code
     assert "MaximumAantal" in caught.value.string
 
 
@@ -246,8 +288,11 @@ def test_wsdl_from_each_legacy_path_points_back_at_it(adapter, client_kind, path
 
 # -- the served WSDL and XSD --------------------------------------------------------------------------------------
 def soap_address(wsdl: bytes) -> str:
+    """The one address of the service's ports (both must have the same)."""
     root = etree.fromstring(wsdl)
     (address,) = root.iter(f"{{{SOAP_BINDING_NS}}}address")
+    (address12,) = root.iter(f"{{{SOAP12_BINDING_NS}}}address")
+    assert address.get("location") == address12.get("location")
     return address.get("location")
 
 
@@ -279,25 +324,93 @@ def _session_with(headers: dict) -> requests.Session:
     return session
 
 
-def test_wsdl_is_served_unchanged_but_for_the_address(adapter):
-    original = (ROOT / "adapter" / "wsdl" / "wl1.wsdl").read_bytes()
-    served = requests.get(f"{adapter.url}/wl1?wsdl", timeout=10).content
-    pattern = rb'(<soap:address\s+location=")[^"]*(")'
-    assert re.sub(pattern, rb"\1X\2", served) == re.sub(pattern, rb"\1X\2", original)
+def _canonical(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n2", strip_text=True, with_comments=False)
+
+
+def _served_wsdl(adapter, path: str = "/wl1", query: str = "wsdl") -> etree._Element:
+    r = requests.get(f"{adapter.url}{path}?{query}", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/xml")
+    return etree.fromstring(r.content)
+
+
+def _inline_schema(wsdl: etree._Element) -> etree._Element:
+    (schema,) = wsdl.find(f"{{{WSDL_NS}}}types")
+    return schema
+
+
+@pytest.mark.parametrize("query", ["wsdl", "WSDL", "singlewsdl"])
+def test_served_wsdl_is_one_self_contained_document(adapter, query):
+    wsdl = _served_wsdl(adapter, "/wl1", query)
+    assert not list(wsdl.iter(f"{{{XS}}}import", f"{{{XS}}}include", f"{{{WSDL_NS}}}import"))
+    assert not any(el.get("schemaLocation") for el in wsdl.iter())
+    schema = _inline_schema(wsdl)
+    assert schema.tag == f"{{{XS}}}schema" and schema.get("targetNamespace") == WL1
+    # the inline schema is the XSD file, and everything else is the WSDL file (but for the addresses)
+    original_xsd = etree.parse(str(ROOT / "adapter" / "xsd" / "wl1.xsd")).getroot()
+    assert _canonical(schema) == _canonical(original_xsd)
+    original = etree.parse(str(ROOT / "adapter" / "wsdl" / "wl1.wsdl")).getroot()
+    for root in (wsdl, original):
+        types = root.find(f"{{{WSDL_NS}}}types")
+        root.remove(types)
+        for address in root.iter(f"{{{SOAP_BINDING_NS}}}address", f"{{{SOAP12_BINDING_NS}}}address"):
+            address.set("location", "X")
+    assert _canonical(wsdl) == _canonical(original)
+
+
+def test_served_wsdl_has_a_soap11_and_a_soap12_port_at_the_same_address(adapter):
+    wsdl = _served_wsdl(adapter)
+    (service,) = wsdl.iter(f"{{{WSDL_NS}}}service")
+    assert service.get("name") == "WhiteLabel"
+    ports = {p.get("name"): p for p in service.iter(f"{{{WSDL_NS}}}port")}
+    assert set(ports) == {"WhiteLabelSoap", "WhiteLabelSoap12"}
+    assert ports["WhiteLabelSoap"].find(f"{{{SOAP_BINDING_NS}}}address").get("location") == f"{adapter.url}/wl1"
+    assert ports["WhiteLabelSoap12"].find(f"{{{SOAP12_BINDING_NS}}}address").get("location") == f"{adapter.url}/wl1"
+    bindings = {b.get("name"): b for b in wsdl.iter(f"{{{WSDL_NS}}}binding")}
+    assert bindings["WhiteLabelSoap"].find(f"{{{SOAP_BINDING_NS}}}binding") is not None
+    assert bindings["WhiteLabelSoap12"].find(f"{{{SOAP12_BINDING_NS}}}binding") is not None
+    for binding in bindings.values():
+        assert {op.get("name") for op in binding.iter(f"{{{WSDL_NS}}}operation")} == set(WL1_OPERATIONS)
+
+
+WL1_OPERATIONS = ("GeefBedrijfsgegevens", "VerifieerAccreditatie", "Zoeken", "GeefDetails", "GeefMutaties",
+                  "DoeErkenningsvoordracht")
+EXAMPLE_MESSAGES = sorted(p for p in (EXAMPLES / "wl1").rglob("*.xml")) + \
+    sorted(p for p in (EXAMPLES / "invalid").glob("wl1-*.xml"))
+
+
+def test_inline_schema_compiles_and_judges_as_the_xsd_file_does(adapter):
+    inline = etree.XMLSchema(_inline_schema(_served_wsdl(adapter)))  # lxml compiles it on its own
+    verdicts = {True: 0, False: 0}
+    for path in EXAMPLE_MESSAGES:
+        for message in body_children(etree.parse(str(path)).getroot()):
+            if message.tag.endswith("}Fault") or not message.tag.startswith(f"{{{WL1}}}"):
+                continue
+            by_file = not WL1_CONTRACT.validate(message)
+            assert inline.validate(message) == by_file, path
+            verdicts[by_file] += 1
+    assert verdicts[True] >= 20 and verdicts[False] >= 8, verdicts
+
+
+def test_disco_points_at_the_wsdl(adapter):
+    for path in ("/wl1", "/webservices/whitelabel/ws_accreditatie.asmx"):
+        r = requests.get(f"{adapter.url}{path}?disco", timeout=10)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/xml")
+        root = etree.fromstring(r.content)
+        assert root.tag == "{http://schemas.xmlsoap.org/disco/}discovery"
+        (contract,) = root.iter("{http://schemas.xmlsoap.org/disco/scl/}contractRef")
+        assert contract.get("ref") == f"{adapter.url}{path}?wsdl"
+        assert requests.get(contract.get("ref"), timeout=10).status_code == 200
+        soap = list(root.iter("{http://schemas.xmlsoap.org/disco/soap/}soap"))
+        assert [s.get("address") for s in soap] == [f"{adapter.url}{path}"] * 2
+        assert sorted(s.get("binding").rpartition(":")[2] for s in soap) == ["WhiteLabelSoap", "WhiteLabelSoap12"]
 
 
 @pytest.mark.parametrize("path", LEGACY_PATHS)
-def test_imported_xsd_is_served_at_its_relative_location(adapter, path):
-    wsdl_url = f"{adapter.url}{path}?wsdl"
-    root = etree.fromstring(requests.get(wsdl_url, timeout=10).content)
-    locations = [imp.get("schemaLocation") for imp in root.iter(f"{{{XS}}}import", f"{{{WSDL_NS}}}import")
-                 if imp.get("schemaLocation") or imp.get("location")]
-    assert locations
-    for location in locations:
-        url = urljoin(wsdl_url, location)
-        assert urlsplit(url).netloc == urlsplit(adapter.url).netloc
-        r = requests.get(url, timeout=10)
-        assert r.status_code == 200, url
-        schema = etree.fromstring(r.content)
-        assert schema.tag == f"{{{XS}}}schema" and schema.get("targetNamespace") == WL1
-        assert r.content == (ROOT / "adapter" / "xsd" / Path(location).name).read_bytes()
+def test_xsd_still_served_at_its_old_relative_location(adapter, path):
+    # a client that cached the old two-document WSDL still finds the schema it imported
+    url = urljoin(f"{adapter.url}{path}?wsdl", "../xsd/wl1.xsd")
+    assert urlsplit(url).netloc == urlsplit(adapter.url).netloc
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200, url
+    assert r.content == (ROOT / "adapter" / "xsd" / "wl1.xsd").read_bytes()
