@@ -196,6 +196,18 @@ def test_audit_record_of_a_fault_and_of_an_unknown_licence(adapter, company):
     assert "no-such-licence-abc" not in adapter.output()
 
 
+@pytest.mark.parametrize("licentie", ["", "<w:Licentie></w:Licentie>", "<w:Licentie>" + "k" * 65 + "</w:Licentie>"],
+                         ids=["missing", "empty", "too long"])
+def test_audit_record_of_a_request_refused_for_its_licence_reports_the_problems(adapter, company, licentie):
+    r = call(adapter.url, "GeefDetails", f"{licentie}<w:CodeLeerbedrijf>{company['leerbedrijfId']}</w:CodeLeerbedrijf>")
+    code, string = fault(r)
+    assert code == "soap:Client" and "Licentie" in string
+    rec = record_for(adapter, r.headers["X-Correlation-ID"])
+    assert rec["wl1_request_valid"] is False, rec
+    assert rec["wl1_request_problems"] and "Licentie" in " ".join(rec["wl1_request_problems"]), rec
+    assert string.endswith("; ".join(rec["wl1_request_problems"]))
+
+
 def _contacts(company: dict) -> list[str]:
     out = [company.get("email"), company.get("telefoonnummer")]
     cp = company.get("contactpersoon") or {}
