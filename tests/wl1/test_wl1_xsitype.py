@@ -47,7 +47,7 @@ def _requests(company: dict) -> dict[str, dict]:
             "Vestigingsadres": {"Straat": "Biltstraat 140", "Postcode": "3572BK", "Plaats": "Utrecht",
                                 "Land": "Nederland"},
             "Contactpersoon": {"Naam": "F. El Amrani", "Email": "f@example.nl", "Telefoonnummer": "06-12345678"},
-            "Crebonummer": 25394, "Leerweg": "BBL", "Toelichting": "Praktijkopleider aanwezig."},
+            "Crebonummer": 25180, "Leerweg": "BBL", "Toelichting": "Praktijkopleider aanwezig."},
     }
 
 
