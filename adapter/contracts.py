@@ -99,6 +99,11 @@ class Contract:
         parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
         return etree.parse(str(self.xsd), parser)
 
+    @property
+    def schema_document(self) -> etree._ElementTree:
+        """The parsed XSD file (read-only: shared by every thread)."""
+        return self._schema_doc
+
     def _validator(self) -> etree.XMLSchema:
         """A compiled schema no other thread is using (an lxml validator keeps its error log on itself). The pool
         grows to the number of validations that ever ran at once, a handful, not one per thread: compiled schemas
