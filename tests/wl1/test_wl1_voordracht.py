@@ -91,6 +91,14 @@ def test_an_address_that_cannot_be_split_is_4_naming_it_and_nothing_is_sent(adap
     assert received(simulator, naam) == []
 
 
+def test_an_unknown_country_is_4_naming_it_and_nothing_is_sent(adapter, simulator):
+    naam = unique("Buitenland")
+    data = proposal(naam).replace(b"<w:Land>Nederland</w:Land>", b"<w:Land>Atlantis</w:Land>")
+    r = propose(adapter, data)
+    assert r["Signaalcode"] == "4" and r["Melding"].startswith("Vestigingsadres/Land:"), r
+    assert received(simulator, naam) == []
+
+
 def test_a_refused_proposal_is_not_remembered(adapter, simulator):
     naam = unique("Onbekend Crebo")
     for _ in range(2):
