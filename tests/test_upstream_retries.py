@@ -102,6 +102,24 @@ def test_a_call_that_changes_something_is_never_retried(front, companies):
     assert flaky.requests == 1
 
 
+def test_a_proposal_is_never_retried_and_the_schools_retry_makes_one(front, simulator, start_adapter):
+    flaky = front({1})  # the first WL 2.0 request gets a 503 without a SOAP answer
+    adapter = start_adapter(flaky.url)
+    naam = f"Nooit Herhaald {time.time_ns()}"
+    data = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
+<DoeErkenningsvoordracht xmlns="urn:sbb:whitelabel:1.0"><request><Licentie>{LICENCE}</Licentie>
+<Bedrijfsnaam>{naam}</Bedrijfsnaam><Vestigingsadres><Straat>Kerkweg 7</Straat><Postcode>3511AB</Postcode>
+<Plaats>Utrecht</Plaats><Land>Nederland</Land></Vestigingsadres><Crebonummer>25180</Crebonummer>
+<Leerweg>BOL</Leerweg></request></DoeErkenningsvoordracht></soap:Body></soap:Envelope>"""
+    answers = [requests.post(adapter.wl1_url, data=data, headers={"Content-Type": "text/xml"}, timeout=10).text
+               for _ in range(2)]
+    assert "<tns:Signaalcode>998</tns:Signaalcode>" in answers[0]
+    assert "<tns:Signaalcode>0</tns:Signaalcode>" in answers[1]
+    assert flaky.requests == 2  # one per school call: the 503 was not retried
+    listing = requests.get(f"{simulator.url}/admin/voordrachten", timeout=10).json()["voordrachten"]
+    assert [v["bedrijfsnaam"] for v in listing].count(naam) == 1
+
+
 def test_retries_stop_at_the_deadline(front, companies):
     flaky = front(None)  # always 503
     client = _client(flaky.url, retries=50, deadline_s=2.0, connect_timeout_s=0.5)

@@ -75,6 +75,10 @@ def test_a_repeat_within_24_hours_answers_the_first_voordracht_id_with_one_wl2_c
         assert propose(adapter, variant)["VoordrachtId"] != first["VoordrachtId"]
     assert len(received(simulator, naam)) == 4
     assert {v["schoolOin"] for v in received(simulator, naam)} == {SCHOOL_OIN, OTHER_SCHOOL_OIN}
+    # a tester can list one school's proposals
+    other = requests.get(f"{simulator.url}/admin/voordrachten", params={"schoolOin": OTHER_SCHOOL_OIN},
+                         timeout=10).json()["voordrachten"]
+    assert [v["bedrijfsnaam"] for v in other].count(naam) == 1 and {v["schoolOin"] for v in other} == {OTHER_SCHOOL_OIN}
 
 
 def test_with_a_kvk_number_the_name_does_not_matter(adapter, simulator):
