@@ -22,9 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from conftest import write_config  # noqa: E402
+
 from adapter.config import load_config  # noqa: E402
 from adapter.serve.build import Adapter  # noqa: E402
-from conftest import write_config  # noqa: E402
 
 WL1 = "urn:sbb:whitelabel:1.0"
 XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
@@ -47,7 +48,7 @@ CASES = {
 
 
 def call(app, content_type: str, data: bytes) -> str:
-    seen = {}
+    seen: dict[str, str] = {}
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/wl1", "QUERY_STRING": "", "CONTENT_TYPE": content_type,
                "CONTENT_LENGTH": str(len(data)), "wsgi.input": io.BytesIO(data), "wsgi.url_scheme": "http",
                "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "HTTP_HOST": "127.0.0.1:8080"}

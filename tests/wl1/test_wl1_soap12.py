@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 import requests
+from conftest import LICENCE
 from lxml import etree
 
 from adapter.serve.routes import LEGACY_PATHS
-from conftest import LICENCE
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"

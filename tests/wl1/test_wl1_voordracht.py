@@ -11,10 +11,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 import requests
-from lxml import etree
-
 from conftest import LICENCE, OTHER_LICENCE, OTHER_SCHOOL_OIN, SCHOOL_OIN, SIM_COMPANIES, TODAY
 from helpers import Server, free_port
+from lxml import etree
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1 = "urn:sbb:whitelabel:1.0"

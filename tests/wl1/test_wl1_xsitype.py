@@ -10,10 +10,10 @@ from xml.sax.saxutils import escape
 import pytest
 import requests
 import xmlschema
+from conftest import LICENCE, TODAY
 from lxml import etree
 
 from adapter.contracts import WL1 as WL1_CONTRACT
-from conftest import LICENCE, TODAY
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
