@@ -57,7 +57,7 @@ def result_types() -> dict[str, type]:
 
 @dataclass(frozen=True)
 class Answer:
-    """What an operation returns to spyne: the WL 1.0 result dict, serialised by ``Wl1Soap11.serialize``."""
+    """What an operation returns to spyne: the WL 1.0 result dict, serialised by ``_Hardened.serialize``."""
 
     operation: str
     result: dict
@@ -71,8 +71,8 @@ class Answer:
 
 
 class _Hardened(Soap11):
-    """What both SOAP versions share (Soap12 is a Soap11 in spyne): the ``soap:`` prefix ASMX clients know, hardened parsing, clean faults, and
-    answers written straight from their dict."""
+    """What both SOAP versions share (spyne's Soap12 is a Soap11): the ``soap:`` prefix ASMX clients know, hardened
+    parsing, clean faults, and answers written straight from their dict."""
 
     soap_env = "soap"
     version: SoapVersion = SOAP11
