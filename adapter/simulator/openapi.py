@@ -110,7 +110,17 @@ SCHEMAS: dict = {
                                   "afleveradres": NULLABLE_STRING, "sinds": {"type": "string"}}},
     "Voordracht": {"type": "object", "required": ["voordrachtId", "schoolOin", "crebonummer"],
                    "properties": {"voordrachtId": {"type": "string"}, "schoolOin": {"type": "string"},
-                                  "crebonummer": {"type": "string"}}},
+                                  "ontvangen": {"type": "string"}, "bedrijfsnaam": {"type": "string"},
+                                  "kvkNummer": NULLABLE_STRING, "crebonummer": {"type": "string"},
+                                  "leerweg": {"type": "string"}, "toelichting": NULLABLE_STRING,
+                                  "vestigingsadres": {
+                                      "type": ["object", "null"],
+                                      "description": "as received: straat, huisnummer, huisnummertoevoeging, "
+                                                     "postcode, plaats, land",
+                                      "additionalProperties": NULLABLE_STRING},
+                                  "contactpersoon": {"type": ["object", "null"],
+                                                     "description": "as received: naam, email, telefoonnummer",
+                                                     "additionalProperties": NULLABLE_STRING}}},
     "Scenario": {
         "type": "object", "additionalProperties": False,
         "properties": {
@@ -183,8 +193,11 @@ def document() -> dict:
                 "responses": {"200": _array_of("entries", "JournalEntry", "newest first"), "400": BAD_REQUEST}}},
             "/admin/abonnementen": {"get": {"summary": "every school's subscriptions",
                                             "responses": {"200": _array_of("abonnementen", "Abonnement", "all")}}},
-            "/admin/voordrachten": {"get": {"summary": "received DoeErkenningsvoordracht",
-                                            "responses": {"200": _array_of("voordrachten", "Voordracht", "all")}}},
+            "/admin/voordrachten": {"get": {
+                "summary": "received DoeErkenningsvoordracht, oldest first",
+                "parameters": [_query("schoolOin", "only this school's proposals", {"type": "string"},
+                                      "0000000700025BE00000")],
+                "responses": {"200": _array_of("voordrachten", "Voordracht", "all, or one school's")}}},
             "/admin/scenario": {
                 "get": {"summary": "the active scenarios", "responses": {"200": _json(_ref("ActiveScenarios"),
                                                                                     "by operation")}},
