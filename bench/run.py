@@ -14,13 +14,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import LICENCE, SCHOOL_OIN, AdapterServer, start_simulator_process  # noqa: E402
 from loadgen import run  # noqa: E402
 
 from adapter.simulator import DEFAULT_OIN  # noqa: E402
+from tests.support.servers import LICENCE, SCHOOL_OIN, AdapterServer, start_simulator_process  # noqa: E402
 
 WL2_BODY = """<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
  xmlns:wsa="http://www.w3.org/2005/08/addressing"><soap:Header>

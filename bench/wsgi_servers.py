@@ -15,12 +15,12 @@ import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
+sys.path[:0] = [str(HERE.parent), str(HERE)]  # the project root (tests.support) and bench/
 
-from conftest import LICENCE, start_simulator_process, write_config  # noqa: E402
-from helpers import ROOT, free_port  # noqa: E402
 from loadgen import run  # noqa: E402
 from run import WL1_BODY  # noqa: E402
+
+from tests.support.servers import LICENCE, ROOT, free_port, start_simulator_process, write_config  # noqa: E402
 
 WAITRESS = """
 import sys, waitress

@@ -17,19 +17,19 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import AdapterServer, start_simulator_process
-from helpers import free_port
 from lxml import etree
-from support import tls
-from test_mutations_bridge import (
-    WL2_NS,
+
+from adapter import dn
+from adapter.config import load_config
+from adapter.errors import ConfigError
+from tests.support import tls
+from tests.support.mutations import (
     CompanyPool,
     PushAnswer,
     School,
     assert_acknowledgement,
     fire,
     push_body,
-    push_envelope,
     read_all,
     schools_config,
     sim_companies,
@@ -37,11 +37,8 @@ from test_mutations_bridge import (
     wait_acknowledged,
     wait_until,
 )
-from test_mutations_postgres import pg_url  # noqa: F401 - the fixture: a database of its own, dropped after
-
-from adapter import dn
-from adapter.config import load_config
-from adapter.errors import ConfigError
+from tests.support.servers import AdapterServer, free_port, start_simulator_process
+from tests.support.soap import WL2_NS, push_envelope
 
 SBB = dict(C="NL", O="Stichting Samenwerking Beroepsonderwijs Bedrijfsleven", CN="WL2 pushes test")
 # as an operator would copy it: RFC 4514 order with spaces; the certificate has C, O, CN (OpenSSL prints it so)
@@ -421,7 +418,7 @@ def test_a_certificates_subject_matches_its_rfc4514_text(pki):
 
 
 # -- PostgreSQL, two adapter instances, mutual TLS end to end ---------------------------------------------------------
-def test_two_instances_on_postgresql_each_with_its_push_listener(sim, pki, pool, pg_url, tmp_path):  # noqa: F811
+def test_two_instances_on_postgresql_each_with_its_push_listener(sim, pki, pool, pg_url, tmp_path):
     """Each instance subscribes with its own push listener as Afleveradres; SBB pushes to both with its
     certificate; GeefMutaties through either serves every push once, without gaps."""
     school = SCHOOLS["pg"]

@@ -1,0 +1,1 @@
+"""Tests of adapter/cli/: the wl-adapter commands (audit, demo, validate)."""

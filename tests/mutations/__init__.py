@@ -1,0 +1,1 @@
+"""Tests of adapter/mutations/: the mutations bridge (subscribe, push receiver, GeefMutaties, sync)."""

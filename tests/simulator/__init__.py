@@ -1,0 +1,1 @@
+"""Tests of adapter/simulator/: the WL 2.0 simulator."""

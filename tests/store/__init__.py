@@ -1,0 +1,1 @@
+"""Tests of adapter/store/: the durable store on SQLite and PostgreSQL."""

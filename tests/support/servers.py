@@ -1,0 +1,181 @@
+"""Real processes for the tests: free loopback ports, ``wl-adapter`` subcommands as child processes (the simulator,
+adapters with a generated configuration), and one way to run a ``wl-adapter`` command to completion.
+
+The constants describe the test world every configuration shares: the simulator's data set (seed 1, ``TODAY``,
+``SIM_COMPANIES`` companies) and the two schools (tenants) with their licences. Kept here rather than in conftest.py
+so that test modules and bench/ scripts import them like any other module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from adapter.simulator import DEFAULT_OIN
+from adapter.tenants import licence_hash
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TODAY = "2026-11-29"
+LICENCE = "test-licentie-roc-1"
+SCHOOL_OIN = "0000000700025BE00000"
+OTHER_LICENCE = "test-licentie-roc-2"
+OTHER_SCHOOL_OIN = "0000000700031HO00000"
+SIM_COMPANIES = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wl_adapter(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run a ``wl-adapter`` subcommand (as ``python -m adapter``, from the project root) and wait for it."""
+    return subprocess.run([sys.executable, "-m", "adapter", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh Python process (from the project root) and wait for it."""
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class Server:
+    """A ``wl-adapter`` subcommand running as a child process until ``stop()``."""
+
+    def __init__(self, args: list[str], port: int, ready_path: str, scheme: str = "http",
+                 env: dict | None = None, log: Path | None = None, verify=False, cert=None):
+        self.port = port
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        self.args = args
+        self.log = log
+        self.verify, self.cert = verify, cert  # how tests reach it over TLS (admin API of a TLS simulator)
+        self._logf = open(log, "wb") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "adapter", *args],
+            cwd=ROOT, env={**os.environ, **(env or {})},
+            stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_ready(ready_path, verify, cert)
+
+    def _wait_ready(self, path: str, verify, cert, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.args}\n{self.output()}")
+            try:
+                r = requests.get(self.url + path, timeout=1, verify=verify, cert=cert)
+                if r.status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server not ready after {timeout}s: {self.args}\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
+
+    def audit_records(self) -> list[dict]:
+        """The audit trail's per-call records in this server's log (an adapter's)."""
+        return [json.loads(line) for line in self.output().splitlines() if line.startswith('{"type": "wl1_call"')]
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (a crash)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill()
+        if self._logf is not subprocess.DEVNULL:
+            self._logf.close()
+
+
+def start_simulator_process(log: Path, *extra: str, count: int = SIM_COMPANIES, scheme: str = "http",
+                            verify=False, cert=None, port: int | None = None, env: dict | None = None) -> Server:
+    """A simulator with the test data set (seed 1, ``TODAY``) on a free port, or on ``port`` to restart one where
+    an adapter expects it."""
+    port = port or free_port()
+    return Server(["simulate", "--port", str(port), "--seed", "1", "--leerbedrijven", str(count), "--today", TODAY,
+                   "--push-backoff-s", "0.1", *extra], port, "/admin/health", scheme=scheme, log=log,
+                  verify=verify, cert=cert, env=env)
+
+
+# the test set-up opts in to unauthenticated pushes on loopback explicitly; tests of push authentication pass
+# their own [pushes] section (tests/mutations/test_push_auth.py), or None for none at all
+UNAUTHENTICATED_PUSHES = "allow_unauthenticated = true"
+
+
+def write_config(path: Path, upstream_url: str, store_url: str, port: int, extra: str = "",
+                 workers: int = 1, timeout_s: float = 3.0, audit_bodies: bool = True,
+                 pushes: str | None = UNAUTHENTICATED_PUSHES) -> Path:
+    pushes_section = "" if pushes is None else f"[pushes]\n{pushes}\n"
+    path.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+workers = {workers}
+threads = 16
+
+[upstream]
+url = "{upstream_url}"
+oin = "{DEFAULT_OIN}"
+timeout_s = {timeout_s}
+connect_timeout_s = 1.0
+
+[store]
+url = "{store_url}"
+
+[audit]
+bodies = {str(audit_bodies).lower()}
+
+{pushes_section}
+[[tenants]]
+name = "ROC Test"
+oin = "{SCHOOL_OIN}"
+licence_sha256 = "{licence_hash(LICENCE)}"
+
+[[tenants]]
+name = "ROC Ander"
+oin = "{OTHER_SCHOOL_OIN}"
+licence_sha256 = "{licence_hash(OTHER_LICENCE)}"
+{extra}
+""", encoding="utf-8")
+    return path
+
+
+class AdapterServer(Server):
+    """``wl-adapter serve`` with the test configuration (both schools, a SQLite store in ``workdir`` by default)."""
+
+    def __init__(self, workdir: Path, upstream_url: str, store_url: str | None = None, extra: str = "",
+                 workers: int = 1, timeout_s: float = 3.0, port: int | None = None, audit_bodies: bool = True,
+                 pushes: str | None = UNAUTHENTICATED_PUSHES, env: dict | None = None):
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = port or free_port()
+        self.store_url = store_url or f"sqlite:///{workdir / 'adapter.sqlite'}"
+        self.config = write_config(workdir / "adapter.toml", upstream_url, self.store_url, port, extra, workers,
+                                   timeout_s, audit_bodies, pushes)
+        super().__init__(["serve", "--config", str(self.config)], port, "/healthz", log=workdir / "adapter.log",
+                         env=env)
+        self.wl1_url = f"{self.url}/wl1"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a ``wl-adapter`` subcommand against this adapter's configuration."""
+        return wl_adapter(*args, "--config", str(self.config))

@@ -1,0 +1,1 @@
+"""Tests of adapter/translate/: the translation rules as plain functions."""
