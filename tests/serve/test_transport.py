@@ -68,7 +68,7 @@ def code_of(data: bytes, operation: str) -> int:
 
 
 def spellings(path: str) -> list[str]:
-    return [path, path.upper(), path + "/"] if path != "/wl1" else [path, "/WL1_NS", "/wl1/"]
+    return [path, path.upper(), path + "/"] if path != "/wl1" else [path, "/WL1", "/wl1/"]
 
 
 @pytest.mark.parametrize("path", LEGACY_PATHS)
