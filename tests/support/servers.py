@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -59,11 +60,11 @@ class Server:
         self.args = args
         self.log = log
         self.verify, self.cert = verify, cert  # how tests reach it over TLS (admin API of a TLS simulator)
-        self._logf = open(log, "wb") if log else subprocess.DEVNULL
+        self._logf: IO[bytes] | None = open(log, "wb") if log else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "adapter", *args],
             cwd=ROOT, env={**os.environ, **(env or {})},
-            stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=self._logf or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._wait_ready(ready_path, verify, cert)
 
@@ -104,7 +105,7 @@ class Server:
                 self.proc.wait(10)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 self.kill()
-        if self._logf is not subprocess.DEVNULL:
+        if self._logf is not None:
             self._logf.close()
 
 
