@@ -10,8 +10,7 @@ import pytest
 
 from adapter.mutations.subscriber import Subscriber
 from adapter.store import Mutation, Store
-
-SCHOOL = "0000000700025BE00000"
+from tests.support.store import SCHOOL
 
 
 class CountingStore(Store):

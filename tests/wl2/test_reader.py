@@ -10,9 +10,11 @@ from zeep.helpers import serialize_object
 from adapter.config import UpstreamConfig
 from adapter.wl2 import reader
 from adapter.wl2.client import Wl2Client
+from tests.support.servers import ROOT
+from tests.support.soap import SOAP_NS
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "wl2").glob("*/response*.xml"))
-SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
+EXAMPLES = sorted((ROOT / "examples" / "wl2").glob("*/response*.xml"))
+SOAP_BODY = f"{{{SOAP_NS}}}Body"
 
 
 def message_of(path: Path) -> etree._Element:
