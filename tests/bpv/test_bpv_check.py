@@ -16,11 +16,20 @@ from collections import Counter
 import pytest
 
 from adapter.bpv.outcomes import BY_CODE, CODES
-from browser import dump_dom, needs_chromium, screenshot
-from bpvdata import HEADER, START, END, Expected, companies, placement_rows, read_results, run_check, \
-    start_check, write_csv
-from conftest import start_simulator_process, write_config
-from helpers import ROOT, free_port
+from tests.support.bpvdata import (
+    END,
+    HEADER,
+    START,
+    Expected,
+    companies,
+    placement_rows,
+    read_results,
+    run_check,
+    start_check,
+    write_csv,
+)
+from tests.support.browser import dump_dom, needs_chromium, screenshot
+from tests.support.servers import ROOT, free_port, start_simulator_process, write_config
 
 COMPANIES = 60
 MAPPED_CODE = "LEGACY-0007"

@@ -19,10 +19,17 @@ from lxml import html
 from zeep.helpers import serialize_object
 
 from adapter.config import load_config
-from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, AdapterServer, start_simulator_process, wl1_client
-from helpers import ROOT
+from tests.support.servers import (
+    LICENCE,
+    OTHER_LICENCE,
+    ROOT,
+    SCHOOL_OIN,
+    TODAY,
+    AdapterServer,
+    start_simulator_process,
+)
+from tests.support.soap import wl1_client
 
-TODAY = "2026-11-29"
 DASHBOARD = ROOT / "deploy" / "grafana" / "wl-adapter.json"
 
 

@@ -18,9 +18,9 @@ import requests
 from aiosmtpd.controller import Controller
 from zeep.helpers import serialize_object
 
-from conftest import AdapterServer, start_simulator_process, wl1_client
 from adapter.tenants import licence_hash
-from helpers import ROOT, free_port
+from tests.support.servers import ROOT, AdapterServer, free_port, start_simulator_process
+from tests.support.soap import wl1_client
 
 COMPANIES = 40
 LICENCE = "digest-licentie-1"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from helpers import ROOT
+from tests.support.servers import ROOT
 
 HEADER = ("student", "code_leerbedrijf", "crebonummer", "leerweg", "begindatum", "einddatum")
 START, END = "2026-09-01", "2027-06-30"
