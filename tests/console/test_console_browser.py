@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LICENCE, OTHER_LICENCE, SCHOOL_OIN, start_simulator_process, write_config
-from helpers import Server, free_port
-from test_mutations_bridge import (
+
+from adapter.console.auth import sha256_hex
+from adapter.tenants import licence_hash
+from tests.support.mutations import (
     CompanyPool,
     fire,
     geef_mutaties,
@@ -24,9 +25,15 @@ from test_mutations_bridge import (
     wait_acknowledged,
     wait_until,
 )
-
-from adapter.console.auth import sha256_hex
-from adapter.tenants import licence_hash
+from tests.support.servers import (
+    LICENCE,
+    OTHER_LICENCE,
+    SCHOOL_OIN,
+    Server,
+    free_port,
+    start_simulator_process,
+    write_config,
+)
 
 TOKEN = "console-test-token-4f1d"
 USER, PASSWORD = "tester", "wachtwoord-van-de-tester"

@@ -11,9 +11,19 @@ import sys
 
 import pytest
 import requests
-from conftest import LICENCE, OTHER_LICENCE, TODAY, start_simulator_process, wl1_client, write_config
-from helpers import ROOT, Server, free_port
-from test_mutations_bridge import CompanyPool, fire, sim_companies
+
+from tests.support.mutations import CompanyPool, fire, sim_companies
+from tests.support.servers import (
+    LICENCE,
+    OTHER_LICENCE,
+    ROOT,
+    TODAY,
+    Server,
+    free_port,
+    start_simulator_process,
+    write_config,
+)
+from tests.support.soap import wl1_client
 
 COUNT = 60
 YESTERDAY = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()

@@ -13,15 +13,14 @@ import uuid
 
 import pytest
 import requests
-from conftest import SCHOOL_OIN, start_simulator_process
-from helpers import free_port
-from test_hardening_upstream import audit_records, custom_adapter, geef_details, metric
 
 from adapter.contracts import WL2_NS
 from adapter.simulator import DEFAULT_OIN
 from adapter.soap import addressing
 from adapter.soap.envelope import envelope, to_bytes
 from adapter.soap.xmlsafe import parse
+from tests.support.servers import SCHOOL_OIN, free_port, start_simulator_process
+from tests.support.upstream import custom_adapter, geef_details, metric
 
 TIMEOUT_S = 1.0  # the adapter's read timeout of one attempt
 DEADLINE_S = 2.0  # all attempts of one call
@@ -88,7 +87,7 @@ def test_network_fault_answers_998_within_the_deadline_and_the_breaker_opens_and
 
     code, elapsed, response = geef_details(adapter.url)  # open: answered at once, no call made
     assert code == 998 and elapsed < 0.5, f"{elapsed:.2f}s"
-    record = next(r for r in audit_records(adapter) if r["correlation_id"] == response.headers["X-Correlation-ID"])
+    record = next(r for r in adapter.audit_records() if r["correlation_id"] == response.headers["X-Correlation-ID"])
     assert "circuit open" in record["wl2"][0]["error"]
 
     # the journal shows the faulted calls (refuse: only a request on a connection opened before the port closed

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import start_simulator_process
-from helpers import free_port
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from test_mutations_bridge import wait_until
-from test_simulator_fixtures import SimClient
 
 from adapter.simulator.admin import ROUTES
+from tests.support.mutations import wait_until
+from tests.support.servers import free_port, start_simulator_process
+from tests.support.simulator import SimClient
 
 DOC_URI = "urn:wl-simulator:openapi"
 ORDER = {"get": 0, "post": 1, "delete": 2}  # read first, change after; reset last (it empties the journal)

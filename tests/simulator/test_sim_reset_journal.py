@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 import requests
-from conftest import AdapterServer, start_simulator_process
-from test_mutations_bridge import (
+
+from tests.support.mutations import (
     CompanyPool,
     School,
     fire,
@@ -21,6 +21,7 @@ from test_mutations_bridge import (
     wait_acknowledged,
     wait_until,
 )
+from tests.support.servers import AdapterServer, start_simulator_process
 
 SCHOOL = School(913)
 COUNT = 60

@@ -2,44 +2,20 @@
 circuit breaker opening and closing again, and mutual TLS with the adapter's and a school's client certificate."""
 from __future__ import annotations
 
-import re
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from lxml import etree
 
 from tests.support.servers import (
-    LICENCE,
     OTHER_LICENCE,
     SCHOOL_OIN,
     Server,
     free_port,
     start_simulator_process,
-    write_config,
 )
-from tests.support.soap import WL1_NS, post, wl1_request
 from tests.support.tls import make_pki
-
-COMPANY = "100001"  # all digits: used as LeerbedrijfId as is, one WL 2.0 call per GeefDetails
-
-
-def geef_details(adapter_url: str, licence: str = LICENCE, timeout: float = 15) -> tuple[int, float, requests.Response]:
-    """One GeefDetails over HTTP; (signaalcode, seconds, response)."""
-    request = wl1_request("GeefDetails", f"<w:CodeLeerbedrijf>{COMPANY}</w:CodeLeerbedrijf>", licence, prolog="")
-    started = time.monotonic()
-    r = post(f"{adapter_url}/wl1", request, timeout=timeout)
-    elapsed = time.monotonic() - started
-    assert r.status_code == 200, r.text[:500]
-    code = etree.fromstring(r.content).findtext(f".//{{{WL1_NS}}}Signaalcode")
-    return int(code), elapsed, r
-
-
-def metric(adapter_url: str, name: str) -> float | None:
-    text = requests.get(f"{adapter_url}/metrics", timeout=5).text
-    m = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.M)
-    return float(m.group(1)) if m else None
+from tests.support.upstream import custom_adapter, geef_details, metric
 
 
 @pytest.fixture
@@ -49,22 +25,6 @@ def servers():
     yield started
     for server in reversed(started):
         server.stop()
-
-
-def custom_adapter(workdir: Path, upstream_url: str, upstream_lines: str = "", tenant_lines: str = "",
-                   timeout_s: float = 3.0) -> Server:
-    """An adapter with the shared test configuration plus lines in [upstream] and in the first tenant (ROC Test);
-    TOML cannot reopen a table, so ``start_adapter(extra=...)`` cannot express these."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = write_config(workdir / "adapter.toml", upstream_url, f"sqlite:///{workdir / 'adapter.sqlite'}", port,
-                          timeout_s=timeout_s)
-    text = config.read_text()
-    text = text.replace("[upstream]\n", "[upstream]\n" + upstream_lines, 1)
-    text = text.replace('name = "ROC Test"\n', 'name = "ROC Test"\n' + tenant_lines, 1)
-    config.write_text(text)
-    server = Server(["serve", "--config", str(config)], port, "/healthz", log=workdir / "adapter.log")
-    return server
 
 
 # -- slow and dead upstream, circuit breaker ------------------------------------------------------------------------
