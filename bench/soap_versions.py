@@ -20,12 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from conftest import write_config  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: tests.support
 
 from adapter.config import load_config  # noqa: E402
 from adapter.serve.build import Adapter  # noqa: E402
+from tests.support.servers import write_config  # noqa: E402
 
 WL1 = "urn:sbb:whitelabel:1.0"
 XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'

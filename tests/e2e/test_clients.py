@@ -14,7 +14,6 @@ import json
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest

@@ -190,7 +190,9 @@ def test_audit_record_of_a_fault_and_of_an_unknown_licence(adapter, company):
 @pytest.mark.parametrize("licentie", ["", "<w:Licentie></w:Licentie>", "<w:Licentie>" + "k" * 65 + "</w:Licentie>"],
                          ids=["missing", "empty", "too long"])
 def test_audit_record_of_a_request_refused_for_its_licence_reports_the_problems(adapter, company, licentie):
-    r = call(adapter.url, "GeefDetails", f"{licentie}<w:CodeLeerbedrijf>{company['leerbedrijfId']}</w:CodeLeerbedrijf>")
+    request = wl1_request("GeefDetails", f"{licentie}<w:CodeLeerbedrijf>{company['leerbedrijfId']}</w:CodeLeerbedrijf>",
+                          licence=None)
+    r = post(f"{adapter.url}/wl1", request, timeout=15)
     code, string = fault(r)
     assert code == "soap:Client" and "Licentie" in string
     rec = record_for(adapter, r.headers["X-Correlation-ID"])

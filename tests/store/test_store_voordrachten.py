@@ -6,12 +6,12 @@ import threading
 from datetime import timedelta
 
 from sqlalchemy import select
-from test_store_fixtures import OTHER_SCHOOL, SCHOOL, clock, store, store_url  # noqa: F401 (fixtures)
 
 from adapter.store import Store
 from adapter.store.engine import read_transaction
 from adapter.store.schema import voordracht
 from adapter.store.voordrachten import proposal_key
+from tests.support.store import OTHER_SCHOOL, SCHOOL
 
 LEASE = timedelta(seconds=20)
 VID = "7d1f0b52-3c8e-4a9f-b6d2-5e4a1c9f0b37"

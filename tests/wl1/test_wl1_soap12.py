@@ -10,12 +10,13 @@ import uuid
 
 import pytest
 import requests
-from conftest import LICENCE
 from lxml import etree
 
 from adapter.serve.routes import LEGACY_PATHS
+from tests.support.servers import LICENCE
+from tests.support.soap import SOAP_NS
 
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP11 = SOAP_NS
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 WL1 = "urn:sbb:whitelabel:1.0"
 

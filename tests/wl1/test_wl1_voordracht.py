@@ -11,11 +11,21 @@ from xml.sax.saxutils import escape
 
 import pytest
 import requests
-from conftest import LICENCE, OTHER_LICENCE, OTHER_SCHOOL_OIN, SCHOOL_OIN, SIM_COMPANIES, TODAY
-from helpers import Server, free_port
 from lxml import etree
 
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+from tests.support.servers import (
+    LICENCE,
+    OTHER_LICENCE,
+    OTHER_SCHOOL_OIN,
+    SCHOOL_OIN,
+    SIM_COMPANIES,
+    TODAY,
+    Server,
+    free_port,
+)
+from tests.support.soap import SOAP_NS
+
+SOAP11 = SOAP_NS
 WL1 = "urn:sbb:whitelabel:1.0"
 
 

@@ -10,12 +10,13 @@ from xml.sax.saxutils import escape
 import pytest
 import requests
 import xmlschema
-from conftest import LICENCE, TODAY
 from lxml import etree
 
 from adapter.contracts import WL1 as WL1_CONTRACT
+from tests.support.servers import LICENCE, TODAY
+from tests.support.soap import SOAP_NS
 
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP11 = SOAP_NS
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 WL1 = "urn:sbb:whitelabel:1.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

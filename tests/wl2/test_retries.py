@@ -106,13 +106,11 @@ def test_a_proposal_is_never_retried_and_the_schools_retry_makes_one(front, simu
     flaky = front({1})  # the first WL 2.0 request gets a 503 without a SOAP answer
     adapter = start_adapter(flaky.url)
     naam = f"Nooit Herhaald {time.time_ns()}"
-    data = f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
-<DoeErkenningsvoordracht xmlns="urn:sbb:whitelabel:1.0"><request><Licentie>{LICENCE}</Licentie>
-<Bedrijfsnaam>{naam}</Bedrijfsnaam><Vestigingsadres><Straat>Kerkweg 7</Straat><Postcode>3511AB</Postcode>
-<Plaats>Utrecht</Plaats><Land>Nederland</Land></Vestigingsadres><Crebonummer>25180</Crebonummer>
-<Leerweg>BOL</Leerweg></request></DoeErkenningsvoordracht></soap:Body></soap:Envelope>"""
-    answers = [requests.post(adapter.wl1_url, data=data, headers={"Content-Type": "text/xml"}, timeout=10).text
-               for _ in range(2)]
+    data = wl1_request("DoeErkenningsvoordracht", f"<w:Bedrijfsnaam>{naam}</w:Bedrijfsnaam><w:Vestigingsadres>"
+                       "<w:Straat>Kerkweg 7</w:Straat><w:Postcode>3511AB</w:Postcode><w:Plaats>Utrecht</w:Plaats>"
+                       "<w:Land>Nederland</w:Land></w:Vestigingsadres><w:Crebonummer>25180</w:Crebonummer>"
+                       "<w:Leerweg>BOL</w:Leerweg>", prolog="")
+    answers = [post(adapter.wl1_url, data, {"Content-Type": "text/xml"}, timeout=10).text for _ in range(2)]
     assert "<tns:Signaalcode>998</tns:Signaalcode>" in answers[0]
     assert "<tns:Signaalcode>0</tns:Signaalcode>" in answers[1]
     assert flaky.requests == 2  # one per school call: the 503 was not retried
