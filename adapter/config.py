@@ -35,6 +35,13 @@ class ServerConfig:
     threads: int = 32
     max_body_bytes: int = 1024 * 1024
     max_depth: int = 32
+    # the shape of a message (adapter/soap/xmlsafe.py): past any of these it is refused before anything reads it
+    max_elements: int = 2000
+    max_attributes: int = 16
+    max_namespaces: int = 64
+    max_name_chars: int = 256
+    max_attribute_chars: int = 1024
+    max_text_chars: int = 65536
 
     @property
     def base_url(self) -> str:
@@ -337,8 +344,15 @@ def _check_console(c: ConsoleConfig) -> None:
         raise ConfigError("console.recent_calls: must be >= 1")
 
 
+_SHAPE_KEYS = ("max_body_bytes", "max_depth", "max_elements", "max_attributes", "max_namespaces", "max_name_chars",
+               "max_attribute_chars", "max_text_chars")
+
+
 def _check(config: Config) -> None:
     _check_console(config.console)
+    for key in _SHAPE_KEYS:
+        if getattr(config.server, key) < 1:
+            raise ConfigError(f"server.{key}: must be >= 1")
     if config.audit.record_retention_days < 1:
         raise ConfigError("audit.record_retention_days: must be >= 1")
     if config.audit.record_requests and not config.audit.record_dir:

@@ -52,6 +52,14 @@ def _json_route(payload_fn):
     return app
 
 
+def xml_limits(config: Config) -> Limits:
+    """The configured shape limits of an incoming message ([server] max_*)."""
+    s = config.server
+    return Limits(max_bytes=s.max_body_bytes, max_depth=s.max_depth, max_elements=s.max_elements,
+                  max_attributes=s.max_attributes, max_namespaces=s.max_namespaces, max_name_chars=s.max_name_chars,
+                  max_attribute_chars=s.max_attribute_chars, max_text_chars=s.max_text_chars)
+
+
 class Adapter:
     """Everything one worker needs; ``wsgi`` is the application to serve."""
 
@@ -76,7 +84,7 @@ class Adapter:
             if config.audit.record_requests else None
         self.pushes = pushes_state(config)
         announce_pushes(config)
-        limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
+        limits = xml_limits(config)
         self.wsgi = Router(
             build_wsgi(self.pipeline, limits, config.validation),
             config.server.max_body_bytes,

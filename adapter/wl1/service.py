@@ -1,7 +1,8 @@
 """The WL 1.0 service hosted with spyne. Its types are read from the frozen xsd/wl1.xsd, not written again here.
 
 spyne does the SOAP 1.1 plumbing (dispatch by body element, faults). The request is parsed by adapter.soap.xmlsafe
-and validated against the frozen XSD by the pipeline; spyne's own deserialisation is bypassed (AnyXml). The answer
+and validated against the frozen XSD by the pipeline; spyne never reads the operation element
+(its deserialisation is bypassed entirely). The answer
 is written straight from the translated dict (``Answer``, soap/xmlbuild.py) rather than through spyne's classes
 parsed from the XSD: instantiating those evaluates a stack trace for a debug line each time, half the CPU of a
 25-result search. Every answer is validated against the frozen XSD after serialisation.
@@ -80,14 +81,33 @@ class Wl1Soap11(Soap11):
         data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode(charset or "utf-8")
                         for chunk in ctx.in_string)
         try:
-            root, _header, body = parse_envelope(data, self.limits)
+            root, header, body = parse_envelope(data, self.limits)
         except SoapFault as exc:
             raise Fault(exc.code, exc.string) from None
         if body.tag not in _OPERATION_TAGS:
             raise Fault("Client", f"unknown operation '{etree.QName(body).localname}' in namespace "
                                   f"'{etree.QName(body).namespace or ''}' (expected one of {', '.join(OPERATIONS)} "
                                   f"in {WL1_NS})")
-        ctx.in_document = (root, {})
+        ctx.in_document = root
+        ctx.in_header_doc = list(header) if header is not None else None
+        ctx.in_body_doc = body
+
+    def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):
+        """Already done by ``parse_envelope``: only name the method (spyne's own would walk the envelope again)."""
+        ctx.method_request_string = ctx.in_body_doc.tag
+
+    def deserialize(self, ctx, message):
+        """The operation element is never read by spyne: the pipeline validates it against the frozen XSD.
+
+        spyne's reading of it breaks on what the XSD refuses anyway (``xsi:nil`` or ``xsi:type`` on the operation
+        element: TypeError, AssertionError -> soap:Server) and is quadratic in its attributes. The one argument of
+        each method (the ``request`` element, AnyXml) is unused: handlers read ``ctx.in_body_doc``.
+        """
+        if message is not self.REQUEST:
+            return super().deserialize(ctx, message)
+        self.event_manager.fire_event("before_deserialize", ctx)
+        ctx.in_object = [None] * len(ctx.descriptor.in_message._type_info)
+        self.event_manager.fire_event("after_deserialize", ctx)
 
     def serialize(self, ctx, message):
         """An ``Answer`` is written here from its dict; faults (and anything else) the way spyne does it."""
