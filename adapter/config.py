@@ -52,7 +52,7 @@ class ServerConfig:
 class UpstreamConfig:
     url: str = "http://127.0.0.1:8081/wl2"
     oin: str = "00000003273462010000"
-    timeout_s: float = 10.0  # read timeout of one attempt
+    timeout_s: float = 10.0  # one attempt's whole answer must have arrived within this
     connect_timeout_s: float = 3.0
     deadline_s: float = 15.0  # all attempts of one call together (read-only operations are retried within it)
     retries: int = 2  # extra attempts for read-only operations after a connection failure, timeout or HTTP 5xx
@@ -63,6 +63,7 @@ class UpstreamConfig:
     pool_size: int = 64
     breaker_failures: int = 5  # calls failed in a row (998) that open the circuit
     breaker_reset_s: float = 10.0  # how long it stays open before one probe call may close it
+    max_response_bytes: int = 16 * 1024 * 1024  # a larger WL 2.0 answer is not read further (998)
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,8 @@ def _check(config: Config) -> None:
         raise ConfigError(f"upstream.deadline_s: must be at least timeout_s ({u.timeout_s:g})")
     if u.breaker_failures < 1 or u.breaker_reset_s <= 0:
         raise ConfigError("upstream.breaker_failures: must be >= 1 (and breaker_reset_s > 0)")
+    if u.max_response_bytes < 1:
+        raise ConfigError("upstream.max_response_bytes: must be >= 1")
     if u.retries < 0 or u.retry_backoff_s < 0:
         raise ConfigError("upstream.retries: must be >= 0 (and retry_backoff_s >= 0)")
     if bool(u.client_cert) != bool(u.client_key):
