@@ -42,6 +42,7 @@ class ServerConfig:
     max_name_chars: int = 256
     max_attribute_chars: int = 1024
     max_text_chars: int = 65536
+    body_timeout_s: float = 20.0  # the whole request body must arrive within this (HTTP 408); 0 = no limit
 
     @property
     def base_url(self) -> str:
@@ -358,6 +359,8 @@ def _check(config: Config) -> None:
         raise ConfigError("audit.record_retention_days: must be >= 1")
     if config.audit.record_requests and not config.audit.record_dir:
         raise ConfigError("audit.record_dir: required when record_requests = true")
+    if config.server.body_timeout_s < 0:
+        raise ConfigError("server.body_timeout_s: must be >= 0 (0 = no limit)")
     u = config.upstream
     if not re.match(r"^https?://", u.url):
         raise ConfigError(f"upstream.url: must start with http:// or https://, got {u.url!r}")

@@ -96,6 +96,7 @@ class Adapter:
             listeners=CallListeners(self.audit.call_done, self.metrics.call_done,
                                     *([self.recorder.call_done] if self.recorder else [])),
             prefixes=self._console(),
+            body_timeout_s=config.server.body_timeout_s,
         )
         compile_all()
 
