@@ -43,6 +43,11 @@ class ServerConfig:
     max_attribute_chars: int = 1024
     max_text_chars: int = 65536
     body_timeout_s: float = 20.0  # the whole request body must arrive within this (HTTP 408); 0 = no limit
+    # the memory ceiling of a worker (docs/figures.md, "Worker memory"): a worker is replaced after max_requests
+    # calls (plus up to max_requests_jitter, so workers do not restart together); glibc's malloc arenas are capped
+    max_requests: int = 10000
+    max_requests_jitter: int = 1000
+    malloc_arena_max: int = 2  # 0 = glibc's default (8 per core)
 
     @property
     def base_url(self) -> str:
@@ -359,6 +364,9 @@ def _check(config: Config) -> None:
         raise ConfigError("audit.record_retention_days: must be >= 1")
     if config.audit.record_requests and not config.audit.record_dir:
         raise ConfigError("audit.record_dir: required when record_requests = true")
+    for key in ("max_requests", "max_requests_jitter", "malloc_arena_max"):
+        if getattr(config.server, key) < 0:
+            raise ConfigError(f"server.{key}: must be >= 0 (0 = off)")
     if config.server.body_timeout_s < 0:
         raise ConfigError("server.body_timeout_s: must be >= 0 (0 = no limit)")
     u = config.upstream
