@@ -47,7 +47,7 @@ class ServerConfig:
     # calls (plus up to max_requests_jitter, so workers do not restart together); glibc's malloc arenas are capped
     max_requests: int = 10000
     max_requests_jitter: int = 1000
-    malloc_arena_max: int = 2  # 0 = glibc's default (8 per core)
+    malloc_arena_max: int = 2  # 0 = glibc's allocator left alone (no arena cap, no mmap threshold, no trimming)
 
     @property
     def base_url(self) -> str:

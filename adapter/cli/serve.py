@@ -10,7 +10,6 @@ service manager restarts the whole). Without ``listen`` there is one listener, s
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
@@ -22,30 +21,6 @@ import time
 
 log = logging.getLogger("wl_adapter.server")
 LISTENERS = ("main", "pushes")
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
-MMAP_THRESHOLD = 128 * 1024
-
-
-def tune_malloc(arena_max: int) -> bool:
-    """glibc's allocator, for a process that parses large documents on many threads (docs/figures.md, "Worker
-    memory"); set in the master, so every worker it forks has it.
-
-    - At most ``arena_max`` arenas (as MALLOC_ARENA_MAX would, which glibc only reads when a process starts):
-      glibc gives each thread that allocates concurrently an arena of its own, up to 8 per core, and each keeps the
-      memory a large document once took.
-    - Allocations of 128 KiB and more always come from mmap and go back to the system when freed. By default glibc
-      raises that threshold to the largest block freed so far, so after the first 1 MiB request every request body,
-      copy and parser buffer is carved from the arenas instead, and they stay that large.
-    Not glibc (musl, macOS): nothing to do."""
-    try:
-        libc = ctypes.CDLL(None)
-        ok = bool(libc.mallopt(M_ARENA_MAX, arena_max))
-        ok &= bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-        return ok & bool(libc.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD))
-    except (OSError, AttributeError):
-        return False
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -100,7 +75,9 @@ def _run_main_listener(config) -> int:
         return built[0].wsgi
 
     if s.malloc_arena_max:
-        tune_malloc(s.malloc_arena_max)  # before the workers are forked, so each has it
+        from adapter.serve.memory import tune
+
+        tune(s.malloc_arena_max)  # before the workers are forked, so each has it
     run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads,
                                max_requests=s.max_requests, max_requests_jitter=s.max_requests_jitter),
         post_fork=lambda: built[0].after_fork())

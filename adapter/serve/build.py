@@ -97,6 +97,7 @@ class Adapter:
                                     *([self.recorder.call_done] if self.recorder else [])),
             prefixes=self._console(),
             body_timeout_s=config.server.body_timeout_s,
+            trim_memory=config.server.malloc_arena_max > 0,
         )
         compile_all()
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from adapter.config import MUTATIES_PATH
 from adapter.serve.deadline import WATCHDOG
+from adapter.serve.memory import LARGE_BODY, TRIMMER
 from adapter.soap import envelope as soap
 from adapter.soap.wsdl import request_base_url, wsdl_for, xsd_bytes, xsd_name_for
 from adapter.wl1.call import ENVIRON_KEY, Call, CallListeners
@@ -86,8 +87,9 @@ class Router:
     def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
                  mutaties: WsgiApp | None = None, listeners: CallListeners | None = None,
                  prefixes: dict[str, WsgiApp] | None = None,
-                 body_timeout_s: float = 0.0):
+                 body_timeout_s: float = 0.0, trim_memory: bool = False):
         self.wl1 = wl1
+        self.trim_memory = trim_memory
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.routes = routes or {}  # exact path -> app (metrics, health)
@@ -143,10 +145,11 @@ class Router:
         return [call.response]
 
     def _soap(self, app: WsgiApp, environ, start_response):
-        return soap_call(app, self.max_body_bytes, environ, start_response, self.body_timeout_s)
+        return soap_call(app, self.max_body_bytes, environ, start_response, self.body_timeout_s, self.trim_memory)
 
 
-def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, body_timeout_s: float = 0.0):
+def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, body_timeout_s: float = 0.0,
+              trim_memory: bool = False):
     """``app`` with the request body read (at most ``max_body_bytes``, else 413; within ``body_timeout_s``, else
     408) and kept for the audit."""
     try:
@@ -162,7 +165,11 @@ def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, body_t
     environ["CONTENT_LENGTH"] = str(len(data))
     if not environ.get("CONTENT_TYPE"):
         environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-    return app(environ, start_response)
+    answer = app(environ, start_response)
+    if trim_memory and len(data) >= LARGE_BODY:
+        answer = list(answer)  # the work is done once the answer is read
+        TRIMMER.large()  # now the memory this request took is free: hand it back in a moment
+    return answer
 
 
 class PushRouter:

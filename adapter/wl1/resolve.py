@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapter.errors import UnknownCode, Wl2Refused
+from adapter.errors import InvalidInput, UnknownCode, Wl2Refused
 from adapter.translate import to_wl1, to_wl2, values
 
 
@@ -14,7 +14,7 @@ def resolve_code(code: str, store, search: Callable[[dict], dict]) -> str:
     (signaalcode 4, Melding naming CodeLeerbedrijf), not an unknown code, since no code was given at all."""
     code = code.strip()
     if not code:
-        raise values.InvalidInput("CodeLeerbedrijf", "bevat alleen witruimte")
+        raise InvalidInput("CodeLeerbedrijf", "bevat alleen witruimte")
     mapped = store.resolve_code(code)
     if mapped:
         return mapped

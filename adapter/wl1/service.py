@@ -80,10 +80,15 @@ class Wl1Soap11(Soap11):
             raise Fault("Client", "a SOAP request is an HTTP POST")
         data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode(charset or "utf-8")
                         for chunk in ctx.in_string)
+        ctx.in_string = ()
+        refused = None
         try:
             root, header, body = parse_envelope(data, self.limits)
         except SoapFault as exc:
-            raise Fault(exc.code, exc.string) from None
+            refused = Fault(exc.code, exc.string)
+        del data
+        if refused is not None:  # raised here, without the parser's exception and frames (see _release_request)
+            raise refused
         if body.tag not in _OPERATION_TAGS:
             raise Fault("Client", f"unknown operation '{etree.QName(body).localname}' in namespace "
                                   f"'{etree.QName(body).namespace or ''}' (expected one of {', '.join(OPERATIONS)} "
@@ -130,19 +135,33 @@ def call_of(ctx) -> Call:
     return call
 
 
+def _release_request(ctx) -> None:
+    """The request's tree is not needed once the pipeline is done. spyne's method context sits in reference cycles
+    (and keeps the fault it answers with, whose traceback keeps the frames that raised it), so whatever it reaches
+    is freed only when the garbage collector next runs a full collection: for a 1 MiB request that kept tens of MB
+    alive per call (measured with bench/memory.py). So the context lets go of the tree here, and faults are raised
+    outside the ``except`` blocks that caught the pipeline's exceptions, so they carry none of its frames."""
+    ctx.in_document = ctx.in_body_doc = ctx.in_header_doc = None
+
+
 def _method(operation: str, result_type: type, pipeline: Pipeline):
     def handler(ctx, request):
         call = call_of(ctx)
         call.operation = operation
+        fault = None
         try:
             result = pipeline.handle(operation, ctx.in_body_doc, call)
         except SoapFault as exc:
-            raise Fault(exc.code, exc.string) from None
-        except Fault:
-            raise
+            fault = Fault(exc.code, exc.string)
+        except Fault as exc:
+            fault = Fault(exc.faultcode, exc.faultstring)
         except Exception:  # a bug: the log gets the traceback, the client a plain fault
             log.exception("internal error in %s", operation)
-            raise Fault("Server", "Internal Error") from None
+            fault = Fault("Server", "Internal Error")
+        finally:
+            _release_request(ctx)
+        if fault is not None:
+            raise fault
         return Answer(operation, result)
 
     handler.__name__ = operation

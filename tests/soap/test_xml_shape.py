@@ -15,7 +15,8 @@ import pytest
 import requests
 from lxml import etree
 
-from adapter.soap.xmlsafe import Limits, XmlRejected, parse
+from adapter.errors import XmlRejected
+from adapter.soap.xmlsafe import Limits, parse
 from conftest import LICENCE
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
