@@ -124,6 +124,7 @@ def main() -> int:
     ap.add_argument("--before", action="store_true", help="no worker recycling, glibc's default malloc arenas")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a [server] setting for this run, e.g. --set max_requests=0 (repeatable)")
+    ap.add_argument("--small-only", action="store_true", help="only the ordinary calls (no large or hostile ones)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", metavar="FILE", help="also write the samples as JSON")
     args = ap.parse_args()
@@ -146,6 +147,8 @@ def main() -> int:
         with urllib.request.urlopen(f"{sim.url}/admin/leerbedrijven?limit=50") as r:
             companies = json.load(r)["leerbedrijven"]
         parts = mix(companies)
+        if args.small_only:
+            parts = parts[:5]
         rng = random.Random(args.seed)
         bodies = rng.choices([b for _, b, _ in parts], weights=[w for _, _, w in parts], k=1000)
         print(f"{args.calls:,} mixed calls, {args.concurrency} clients, adapter workers={args.workers}, "

@@ -1,11 +1,13 @@
 """A worker's memory after large documents: glibc's allocator tuned, and freed memory handed back to the system.
 
-Measured with bench/memory.py (docs/figures.md, "Worker memory"): a worker that parses 1 MiB requests on many
-threads grew from 55 MB to over 500 MB, and almost all of it was memory already freed that glibc's allocator kept:
-one arena per busy thread (up to 8 per core), blocks carved from those arenas once the largest block freed so far
-had raised glibc's mmap threshold to 1 MiB, and the many small blocks of a large lxml tree that leave freed pages
-between live ones. ``tune`` caps the arenas and fixes the mmap threshold; ``Trimmer`` calls ``malloc_trim`` a moment
-after large requests, which returns the free pages inside the arenas too. Not glibc (musl, macOS): nothing happens.
+Measured with bench/memory.py (docs/figures.md, "Worker memory"): a worker parsing 1 MiB requests on many threads
+grew from 55 MB to over 500 MB, most of it memory already freed that glibc's allocator kept: an arena per busy
+thread (up to 8 per core), blocks carved from those arenas once the largest block freed so far had raised glibc's
+mmap threshold to 1 MiB, and free pages between the live ones that a large lxml tree leaves behind. ``tune`` caps
+the arenas and fixes the mmap threshold; ``Trimmer`` calls ``malloc_trim`` a moment after large requests, which
+returns the free pages inside the arenas too. What stays is bounded: libxml2 keeps, per thread that parsed one, what
+a document with very many names made it allocate (up to about 8 MB per thread after 96,000 attribute names).
+Not glibc (musl, macOS): nothing happens.
 """
 from __future__ import annotations
 
@@ -46,9 +48,9 @@ def tune(arena_max: int) -> bool:
 
 
 class Trimmer:
-    """``large()`` once a large request is answered; a thread of the worker trims ``TRIM_DELAY_S`` later (once for
-    all that came meanwhile: the delay also lets reference cycles of the call be collected first). A trim takes milliseconds and runs at most once a second, only when large requests
-    come in."""
+    """``large()`` once a large request is answered; a thread of the worker trims once no large request has been
+    answered for ``TRIM_DELAY_S`` (by then the memory of the last one is free too), and every few seconds while
+    they keep coming. A trim takes milliseconds, and happens only when large requests come in."""
 
     def __init__(self, delay_s: float = TRIM_DELAY_S):
         self.delay_s = delay_s
@@ -73,8 +75,12 @@ class Trimmer:
         due = self._due
         while True:
             due.wait()
-            time.sleep(self.delay_s)
-            due.clear()  # large requests meanwhile are covered by this trim; later ones set it again
+            give_up = time.monotonic() + 5 * self.delay_s  # under steady large traffic: trim every few seconds
+            while True:  # wait until no large request has been answered for delay_s (its memory is free by then)
+                due.clear()
+                time.sleep(self.delay_s)
+                if not due.is_set() or time.monotonic() >= give_up:
+                    break
             _LIBC.malloc_trim(0)
             self.trims += 1
 
