@@ -143,7 +143,7 @@ def test_worst_case_refused_in_milliseconds(case):
     assert len(data) <= MIB
     reason, elapsed = refused(data)
     assert expected in reason, reason
-    assert elapsed < 0.5, f"{case}: {elapsed:.2f} s"
+    assert elapsed < 2.0, f"{case}: {elapsed:.2f} s"  # generous (shared cores); before: 85 s, 19 s
 
 
 # -- the DTD check: only a real declaration counts ----------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_declaration_text_inside_comments_cdata_and_pis_is_accepted(doc):
 def test_a_real_dtd_is_refused_in_any_encoding(doc):
     reason, elapsed = refused(doc)
     assert reason == "DTDs and entity declarations are not allowed"
-    assert elapsed < 0.5
+    assert elapsed < 2.0
 
 
 def test_an_encoding_nobody_can_read_is_refused():
@@ -183,7 +183,7 @@ def test_unterminated_comments_in_the_prolog_stay_linear():
     data = b"<!--" * 250_000
     reason, elapsed = refused(data)
     assert reason.startswith("not well-formed XML")
-    assert elapsed < 0.5
+    assert elapsed < 2.0
 
 
 # -- over HTTP, against the running adapter ---------------------------------------------------------------------------
