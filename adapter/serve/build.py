@@ -186,7 +186,7 @@ class PushListener:
         self.store.migrate()
         authenticator = PushAuthenticator(config.pushes, tls=True)
         receiver = push_receiver(config, self.store, Tenants(config.tenants), authenticator)
-        self.wsgi = PushRouter(receiver, config.server.max_body_bytes)
+        self.wsgi = PushRouter(receiver, config.server.max_body_bytes, config.server.body_timeout_s)
         compile_all()
         log.info("pushes: listening on %s (mutual TLS, client certificates from %s, subject %s); Afleveradres %s",
                  config.pushes.listen, config.pushes.client_ca, config.pushes.sbb_subject, config.afleveradres)

@@ -176,9 +176,10 @@ class PushRouter:
     """The push listener: POST /wl2/mutaties and nothing else (no WSDL, no metrics, no health: 404), so the port
     SBB reaches shows nothing of the adapter."""
 
-    def __init__(self, mutaties: WsgiApp, max_body_bytes: int):
+    def __init__(self, mutaties: WsgiApp, max_body_bytes: int, body_timeout_s: float = 0.0):
         self.mutaties = mutaties
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or "/"
@@ -186,4 +187,4 @@ class PushRouter:
             return _not_found(start_response, path)
         if environ.get("REQUEST_METHOD") != "POST":
             return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
-        return soap_call(self.mutaties, self.max_body_bytes, environ, start_response)
+        return soap_call(self.mutaties, self.max_body_bytes, environ, start_response, self.body_timeout_s)
