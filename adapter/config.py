@@ -35,6 +35,19 @@ class ServerConfig:
     threads: int = 32
     max_body_bytes: int = 1024 * 1024
     max_depth: int = 32
+    # the shape of a message (adapter/soap/xmlsafe.py): past any of these it is refused before anything reads it
+    max_elements: int = 2000
+    max_attributes: int = 16
+    max_namespaces: int = 64
+    max_name_chars: int = 256
+    max_attribute_chars: int = 1024
+    max_text_chars: int = 65536
+    body_timeout_s: float = 20.0  # the whole request body must arrive within this (HTTP 408); 0 = no limit
+    # the memory ceiling of a worker (docs/figures.md, "Worker memory"): a worker is replaced after max_requests
+    # calls (plus up to max_requests_jitter, so workers do not restart together); glibc's malloc arenas are capped
+    max_requests: int = 10000
+    max_requests_jitter: int = 1000
+    malloc_arena_max: int = 2  # 0 = glibc's allocator left alone (no arena cap, no mmap threshold, no trimming)
 
     @property
     def base_url(self) -> str:
@@ -45,7 +58,7 @@ class ServerConfig:
 class UpstreamConfig:
     url: str = "http://127.0.0.1:8081/wl2"
     oin: str = "00000003273462010000"
-    timeout_s: float = 10.0  # read timeout of one attempt
+    timeout_s: float = 10.0  # one attempt's whole answer must have arrived within this
     connect_timeout_s: float = 3.0
     deadline_s: float = 15.0  # all attempts of one call together (read-only operations are retried within it)
     retries: int = 2  # extra attempts for read-only operations after a connection failure, timeout or HTTP 5xx
@@ -56,6 +69,7 @@ class UpstreamConfig:
     pool_size: int = 64
     breaker_failures: int = 5  # calls failed in a row (998) that open the circuit
     breaker_reset_s: float = 10.0  # how long it stays open before one probe call may close it
+    max_response_bytes: int = 16 * 1024 * 1024  # a larger WL 2.0 answer is not read further (998)
 
 
 @dataclass(frozen=True)
@@ -337,12 +351,24 @@ def _check_console(c: ConsoleConfig) -> None:
         raise ConfigError("console.recent_calls: must be >= 1")
 
 
+_SHAPE_KEYS = ("max_body_bytes", "max_depth", "max_elements", "max_attributes", "max_namespaces", "max_name_chars",
+               "max_attribute_chars", "max_text_chars")
+
+
 def _check(config: Config) -> None:
     _check_console(config.console)
+    for key in _SHAPE_KEYS:
+        if getattr(config.server, key) < 1:
+            raise ConfigError(f"server.{key}: must be >= 1")
     if config.audit.record_retention_days < 1:
         raise ConfigError("audit.record_retention_days: must be >= 1")
     if config.audit.record_requests and not config.audit.record_dir:
         raise ConfigError("audit.record_dir: required when record_requests = true")
+    for key in ("max_requests", "max_requests_jitter", "malloc_arena_max"):
+        if getattr(config.server, key) < 0:
+            raise ConfigError(f"server.{key}: must be >= 0 (0 = off)")
+    if config.server.body_timeout_s < 0:
+        raise ConfigError("server.body_timeout_s: must be >= 0 (0 = no limit)")
     u = config.upstream
     if not re.match(r"^https?://", u.url):
         raise ConfigError(f"upstream.url: must start with http:// or https://, got {u.url!r}")
@@ -354,6 +380,8 @@ def _check(config: Config) -> None:
         raise ConfigError(f"upstream.deadline_s: must be at least timeout_s ({u.timeout_s:g})")
     if u.breaker_failures < 1 or u.breaker_reset_s <= 0:
         raise ConfigError("upstream.breaker_failures: must be >= 1 (and breaker_reset_s > 0)")
+    if u.max_response_bytes < 1:
+        raise ConfigError("upstream.max_response_bytes: must be >= 1")
     if u.retries < 0 or u.retry_backoff_s < 0:
         raise ConfigError("upstream.retries: must be >= 0 (and retry_backoff_s >= 0)")
     if bool(u.client_cert) != bool(u.client_key):

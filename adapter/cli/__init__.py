@@ -11,6 +11,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from adapter.errors import XmlRejected
     from adapter.soap.xmlsafe import Limits, parse
 
+    # captured files may be large answers (a full search result); the limits only keep a broken file from hanging
+    _FILE_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=256, max_elements=10_000_000, max_attributes=1024,
+                          max_namespaces=4096, max_name_chars=4096, max_attribute_chars=1024 * 1024,
+                          max_text_chars=64 * 1024 * 1024)
     contract = contracts.CONTRACTS[args.contract] if args.contract else None
     worst = 0
     for name in args.files:
@@ -21,7 +25,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             worst = 2
             continue
         try:
-            root = parse(data, Limits(max_bytes=64 * 1024 * 1024, max_depth=256))
+            root = parse(data, _FILE_LIMITS)
         except XmlRejected as exc:
             print(f"{name}:0: (document): {exc.reason}")
             worst = max(worst, 2)

@@ -74,7 +74,12 @@ def _run_main_listener(config) -> int:
         built.append(Adapter(config))
         return built[0].wsgi
 
-    run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads),
+    if s.malloc_arena_max:
+        from adapter.serve.memory import tune
+
+        tune(s.malloc_arena_max)  # before the workers are forked, so each has it
+    run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads,
+                               max_requests=s.max_requests, max_requests_jitter=s.max_requests_jitter),
         post_fork=lambda: built[0].after_fork())
     return 0
 

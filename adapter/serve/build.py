@@ -53,6 +53,14 @@ def _json_route(payload_fn):
     return app
 
 
+def xml_limits(config: Config) -> Limits:
+    """The configured shape limits of an incoming message ([server] max_*)."""
+    s = config.server
+    return Limits(max_bytes=s.max_body_bytes, max_depth=s.max_depth, max_elements=s.max_elements,
+                  max_attributes=s.max_attributes, max_namespaces=s.max_namespaces, max_name_chars=s.max_name_chars,
+                  max_attribute_chars=s.max_attribute_chars, max_text_chars=s.max_text_chars)
+
+
 class Adapter:
     """Everything one worker needs; ``wsgi`` is the application to serve."""
 
@@ -77,7 +85,7 @@ class Adapter:
             if config.audit.record_requests else None
         self.pushes = pushes_state(config)
         announce_pushes(config)
-        limits = Limits(max_bytes=config.server.max_body_bytes, max_depth=config.server.max_depth)
+        limits = xml_limits(config)
         self.wsgi = Router(
             build_wsgi(self.pipeline, limits, config.validation),
             config.server.max_body_bytes,
@@ -89,6 +97,8 @@ class Adapter:
             listeners=CallListeners(self.audit.call_done, self.metrics.call_done,
                                     *([self.recorder.call_done] if self.recorder else [])),
             prefixes=self._console(),
+            body_timeout_s=config.server.body_timeout_s,
+            trim_memory=config.server.malloc_arena_max > 0,
         )
         compile_all()
         xsitype.accepted_types()  # read from the XSD once, before workers fork
@@ -178,7 +188,7 @@ class PushListener:
         self.store.migrate()
         authenticator = PushAuthenticator(config.pushes, tls=True)
         receiver = push_receiver(config, self.store, Tenants(config.tenants), authenticator)
-        self.wsgi = PushRouter(receiver, config.server.max_body_bytes)
+        self.wsgi = PushRouter(receiver, config.server.max_body_bytes, config.server.body_timeout_s)
         compile_all()
         log.info("pushes: listening on %s (mutual TLS, client certificates from %s, subject %s); Afleveradres %s",
                  config.pushes.listen, config.pushes.client_ca, config.pushes.sbb_subject, config.afleveradres)

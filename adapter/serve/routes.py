@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
 from adapter.config import MUTATIES_PATH
+from adapter.serve.deadline import WATCHDOG
+from adapter.serve.memory import LARGE_BODY, TRIMMER
 from adapter.soap import envelope as soap
 from adapter.soap.wsdl import disco_for, request_base_url, single_wsdl_for, xsd_bytes, xsd_name_for
 from adapter.wl1.call import ENVIRON_KEY, Call, CallListeners
+
+log = logging.getLogger("wl_adapter.app")
 
 LEGACY_PATHS = (
     "/wl1",
@@ -41,7 +47,7 @@ def _respond(start_response, status: str, body: bytes, content_type: str, extra:
 
 
 _STATUS = {500: "500 Internal Server Error", 400: "400 Bad Request", 413: "413 Request Entity Too Large",
-           405: "405 Method Not Allowed"}
+           405: "405 Method Not Allowed", 408: "408 Request Timeout"}
 
 
 def _fault(start_response, code: str, string: str, http_status: int = 500,
@@ -60,22 +66,41 @@ def _not_found(start_response, path: str):
                     "application/json")
 
 
-def read_body(environ: dict, max_bytes: int) -> bytes | None:
-    """The request body, or None when it is larger than ``max_bytes`` (never reads more than that + 1)."""
+class BodyTimeout(Exception):
+    """The request body did not arrive within the configured time."""
+
+
+def read_body(environ: dict, max_bytes: int, timeout_s: float = 0.0) -> bytes | None:
+    """The request body, or None when it is larger than ``max_bytes`` (never reads more than that + 1).
+
+    With ``timeout_s`` (and under gunicorn, which hands over the client socket), the whole body must arrive within
+    that time, however slowly it trickles: else ``BodyTimeout``."""
     length = environ.get("CONTENT_LENGTH") or ""
     if length.isdigit() and int(length) > max_bytes:
         return None
     stream = environ["wsgi.input"]
-    data = stream.read(int(length)) if length.isdigit() else stream.read(max_bytes + 1)
+    sock = environ.get("gunicorn.socket") if timeout_s > 0 else None
+    token = WATCHDOG.watch(sock, time.monotonic() + timeout_s) if sock is not None else None
+    try:
+        data = stream.read(int(length)) if length.isdigit() else stream.read(max_bytes + 1)
+    except Exception:  # a read cut short by the deadline ends in whatever the server raises then
+        if token is not None and WATCHDOG.release(token):
+            raise BodyTimeout() from None
+        raise
+    if token is not None and WATCHDOG.release(token) and (not length.isdigit() or len(data) < int(length)):
+        raise BodyTimeout()
     return None if len(data) > max_bytes else data
 
 
 class Router:
     def __init__(self, wl1: WsgiApp, max_body_bytes: int, routes: dict[str, WsgiApp] | None = None,
                  mutaties: WsgiApp | None = None, listeners: CallListeners | None = None,
-                 prefixes: dict[str, WsgiApp] | None = None):
+                 prefixes: dict[str, WsgiApp] | None = None,
+                 body_timeout_s: float = 0.0, trim_memory: bool = False):
         self.wl1 = wl1
+        self.trim_memory = trim_memory
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.routes = routes or {}  # exact path -> app (metrics, health)
         self.prefixes = prefixes or {}  # path prefix -> app, for it and everything under it (the console)
         self.mutaties = mutaties
@@ -137,14 +162,23 @@ class Router:
 
     def _soap(self, app: WsgiApp, environ, start_response, version: soap.SoapVersion = soap.SOAP11,
               call: Call | None = None):
-        return soap_call(app, self.max_body_bytes, environ, start_response, version, call)
+        return soap_call(app, self.max_body_bytes, environ, start_response, self.body_timeout_s, self.trim_memory,
+                         version, call)
 
 
-def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, version: soap.SoapVersion = soap.SOAP11,
-              call: Call | None = None):
-    """``app`` with the request body read (at most ``max_body_bytes``, else 413 in the request's SOAP version,
-    noted in its call record) and kept for the audit."""
-    data = read_body(environ, max_body_bytes)
+def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, body_timeout_s: float = 0.0,
+              trim_memory: bool = False, version: soap.SoapVersion = soap.SOAP11, call: Call | None = None):
+    """``app`` with the request body read (at most ``max_body_bytes``, else 413; within ``body_timeout_s``, else
+    408; both in the request's SOAP version and noted in its call record) and kept for the audit."""
+    try:
+        data = read_body(environ, max_body_bytes, body_timeout_s)
+    except BodyTimeout:
+        log.warning("request body not received within %g s from %s; answered 408", body_timeout_s,
+                    environ.get("REMOTE_ADDR", "?"))
+        reason = f"request body not received within {body_timeout_s:g} s"
+        if call is not None:
+            call.refusal = reason
+        return _fault(start_response, "Client", reason, 408, version)
     if data is None:
         reason = f"message too large: the limit is {max_body_bytes} bytes"
         if call is not None:
@@ -155,16 +189,21 @@ def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, versio
     environ["CONTENT_LENGTH"] = str(len(data))
     if not environ.get("CONTENT_TYPE"):
         environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-    return app(environ, start_response)
+    answer = app(environ, start_response)
+    if trim_memory and len(data) >= LARGE_BODY:
+        answer = list(answer)  # the work is done once the answer is read
+        TRIMMER.large()  # now the memory this request took is free: hand it back in a moment
+    return answer
 
 
 class PushRouter:
     """The push listener: POST /wl2/mutaties and nothing else (no WSDL, no metrics, no health: 404), so the port
     SBB reaches shows nothing of the adapter."""
 
-    def __init__(self, mutaties: WsgiApp, max_body_bytes: int):
+    def __init__(self, mutaties: WsgiApp, max_body_bytes: int, body_timeout_s: float = 0.0):
         self.mutaties = mutaties
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or "/"
@@ -172,4 +211,4 @@ class PushRouter:
             return _not_found(start_response, path)
         if environ.get("REQUEST_METHOD") != "POST":
             return _fault(start_response, "Client", "a SOAP request is an HTTP POST", 405)
-        return soap_call(self.mutaties, self.max_body_bytes, environ, start_response)
+        return soap_call(self.mutaties, self.max_body_bytes, environ, start_response, self.body_timeout_s)

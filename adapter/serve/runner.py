@@ -24,6 +24,7 @@ class ServerOptions:
     keyfile: str | None = None
     client_ca: str | None = None  # when set, clients must present a certificate signed by this CA
     max_requests: int = 0
+    max_requests_jitter: int = 0
     access_log: bool = False
     name: str = "wl-adapter"  # the process title (ps)
     extra_ports: tuple[int, ...] = ()  # also listen on these ports (same host), e.g. the simulator's admin port
@@ -62,6 +63,7 @@ class _Gunicorn(BaseApplication):
             "keepalive": o.keepalive_s,
             "preload_app": True,
             "max_requests": o.max_requests,
+            "max_requests_jitter": o.max_requests_jitter,
             "accesslog": "-" if o.access_log else None,
             "errorlog": "-",
             "loglevel": "warning",

@@ -45,6 +45,14 @@ def xs_date(text: str, element: str) -> date:
         raise InvalidInput(element, f"datum '{text.strip()}' valt buiten 0001-01-01..9999-12-31") from None
 
 
+def xs_integer(text: str) -> int:
+    """An integer in the XSD's lexical form ('+007', '-0', 4,400 digits of which 4,399 leading zeros), the XSD having
+    accepted it. Leading zeros are dropped before ``int()``, whose limit on digits (4,300) they would otherwise hit;
+    what remains of an xs:int or xs:long is at most 19 digits."""
+    sign = -1 if text.startswith("-") else 1
+    return sign * int(text.lstrip("+-").lstrip("0") or "0")
+
+
 def crebo_to_wl2(crebo: int) -> str:
     return f"{crebo:05d}"
 

@@ -1,24 +1,34 @@
-"""WL 1.0 request element -> dict with typed values (the XSD has already accepted it)."""
+"""WL 1.0 request element -> dict with typed values (the XSD has already accepted it).
+
+Whitespace as the XSD's types define it: numbers, booleans and dates are "collapse" types, so the XML white space
+around them (space, tab, CR, LF) is no part of the value. Strings keep their content; the adapter trims the white
+space around them (any Unicode white space, so also a no-break space or U+2028) because no company code, name or
+postcode means anything by it. An element that holds only white space is still there: it is never read as absent
+(the translation rules then answer signaalcode 4 naming it where a value is needed).
+"""
 from __future__ import annotations
 
 from lxml import etree
 
 from adapter.contracts import WL1_NS
 from adapter.translate.tables import WL1_BOOL_FIELDS, WL1_DATE_FIELDS, WL1_INT_FIELDS
-from adapter.translate.values import xs_date
+from adapter.translate.values import xs_date, xs_integer
 
 _PREFIX = f"{{{WL1_NS}}}"
 
 
+XML_WHITESPACE = " \t\r\n"
+
+
 def _value(name: str, text: str | None):
-    text = (text or "").strip()
+    text = text or ""
     if name in WL1_INT_FIELDS:
-        return int(text)
+        return xs_integer(text.strip(XML_WHITESPACE))
     if name in WL1_BOOL_FIELDS:
-        return text in ("true", "1")
+        return text.strip(XML_WHITESPACE) in ("true", "1")
     if name in WL1_DATE_FIELDS:
-        return xs_date(text, name)
-    return text
+        return xs_date(text.strip(XML_WHITESPACE), name)
+    return text.strip()
 
 
 def to_dict(element: etree._Element) -> dict:

@@ -113,15 +113,17 @@ class Pipeline:
         return result
 
     def _zoeken(self, call: Call, req: dict) -> dict:
-        code = req.get("CodeLeerbedrijf")
-        leerbedrijf_id = self._resolve(call, code) if code else None
+        code = req.get("CodeLeerbedrijf")  # present means given, even when blank (resolving refuses that)
+        leerbedrijf_id = self._resolve(call, code) if code is not None else None
         return to_wl1.zoeken(self._wl2(call, "ZoekenLeerbedrijfOfLeerplaats", to_wl2.zoeken(req, leerbedrijf_id)))
 
     def _geef_details(self, call: Call, req: dict) -> dict:
-        code = req.get("CodeLeerbedrijf")
-        leerbedrijf_id = self._resolve(call, code) if code else None
-        body = self._wl2(call, "OpvragenDetailgegevensLeerbedrijf", to_wl2.details(req, leerbedrijf_id))
-        return to_wl1.details(body, None if leerbedrijf_id else req["LeerplaatsId"])
+        if "CodeLeerbedrijf" in req:  # the XSD's choice: this one or LeerplaatsId, never both, never neither
+            leerbedrijf_id = self._resolve(call, req["CodeLeerbedrijf"])
+            body = self._wl2(call, "OpvragenDetailgegevensLeerbedrijf", to_wl2.details(req, leerbedrijf_id))
+            return to_wl1.details(body, None)
+        body = self._wl2(call, "OpvragenDetailgegevensLeerbedrijf", to_wl2.details(req, None))
+        return to_wl1.details(body, req["LeerplaatsId"])
 
     def _geef_mutaties(self, call: Call, req: dict) -> dict:
         vanaf = req["VanafVolgnummer"]

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapter.errors import UnknownCode, Wl2Refused
+from adapter.errors import InvalidInput, UnknownCode, Wl2Refused
 from adapter.translate import to_wl1, to_wl2, values
 
 
 def resolve_code(code: str, store, search: Callable[[dict], dict]) -> str:
-    """``search(body)`` runs ZoekenLeerbedrijfOfLeerplaats upstream for the calling school."""
+    """``search(body)`` runs ZoekenLeerbedrijfOfLeerplaats upstream for the calling school.
+
+    A code of only white space is valid to the XSD (xs:string, minLength 1) but names no company: invalid input
+    (signaalcode 4, Melding naming CodeLeerbedrijf), not an unknown code, since no code was given at all."""
     code = code.strip()
+    if not code:
+        raise InvalidInput("CodeLeerbedrijf", "bevat alleen witruimte")
     mapped = store.resolve_code(code)
     if mapped:
         return mapped

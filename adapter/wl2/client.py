@@ -32,7 +32,7 @@ from adapter.soap.envelope import CONTENT_TYPE
 from adapter.soap.xmlsafe import Limits, parse
 from adapter.wl2 import reader
 from adapter.wl2.breaker import CircuitBreaker
-from adapter.wl2.transport import Urllib3Transport, pool
+from adapter.wl2.transport import AnswerTooLarge, Urllib3Transport, pool
 
 log = logging.getLogger("wl_adapter.wl2")
 BINDING = f"{{{ns.WL2}}}WhiteLabel2Binding"
@@ -62,8 +62,8 @@ class Exchange:
     failures: list[str] = field(default_factory=list)  # the kind of each failed attempt, for the metrics
 
     def failed(self, kind: str, error: str) -> None:
-        """An attempt failed: ``kind`` is timeout, refused, reset, tls, connection, http_NNN, fault, unusable,
-        invalid_response or circuit_open."""
+        """An attempt failed: ``kind`` is timeout, refused, reset, tls, connection, too_large, http_NNN, fault,
+        unusable, invalid_response or circuit_open."""
         self.failures.append(kind)
         self.error = error
 
@@ -77,7 +77,10 @@ def _on_the_wire(value):
 
 _ENV = f"{{{ns.SOAP11_ENV}}}"
 _BODY = f"{_ENV}Body"
-ANSWER_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64)  # the transport bounds the size itself
+# the transport bounds the size (upstream.max_response_bytes); an answer may list thousands of subscriptions, so
+# the shape limits only keep a broken answer from reaching the quadratic walks
+ANSWER_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64, max_elements=4_000_000, max_attributes=64,
+                       max_namespaces=256, max_attribute_chars=8192, max_text_chars=1024 * 1024)
 
 
 def _message(envelope) -> etree._Element | None:
@@ -143,7 +146,7 @@ class Wl2Client:
         self.policy = policy
         self._plugin = _RequestCheck(policy)
         self.http = pool(cfg, cert)
-        self._transport = Urllib3Transport(self.http, (cfg.connect_timeout_s, cfg.timeout_s))
+        self._transport = Urllib3Transport(self.http, (cfg.connect_timeout_s, cfg.timeout_s), cfg.max_response_bytes)
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
                                  xml_huge_tree=False)
         self._client = zeep.Client(str(wsdl_path("wl2")), transport=self._transport, settings=settings,
@@ -228,9 +231,13 @@ class Wl2Client:
                                                                          encoding="utf-8"),
                                             {"Content-Type": CONTENT_TYPE,
                                              "SOAPAction": f'"{addressing.action(operation)}"'})
+        except AnswerTooLarge as exc:  # asking again would only bring the same flood
+            exchange.failed("too_large", f"AnswerTooLarge: {exc}")
+            raise UpstreamUnavailable(str(exc)) from None
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, TLS, timeouts: the network, not an answer
             exchange.failed(_network_error_kind(exc), f"{type(exc).__name__}: {exc}")
-            # a read timeout is not retried: asking a slow upstream again only makes it slower
+            # a read timeout (also: the answer not complete within the attempt's time) is not retried: asking a
+            # slow upstream again only makes it slower
             kind = UpstreamUnavailable if isinstance(exc, urllib3.exceptions.ReadTimeoutError) else _Retryable
             raise kind(f"WL 2.0 not reachable: {type(exc).__name__}") from None
         finally:

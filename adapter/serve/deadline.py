@@ -1,0 +1,79 @@
+"""A deadline on reading a request body, whatever the client's pace.
+
+A gthread worker reads a request body on one of its threads with blocking reads and no timeout, and a socket timeout
+would not help: it bounds one read, and a client sending a byte every second never lets one read wait that long.
+So a client that sends its body slowly holds a thread for as long as it likes, and a few dozen such clients hold all
+of them. Here one watchdog thread per worker process shuts the reading side of a connection whose body is not in by
+its deadline: the blocked read returns at once, the client gets an answer (HTTP 408) and the thread is free again.
+Only the body is covered: the request line and headers are read by gunicorn before the application is called, which
+is what a buffering reverse proxy in front is for (docs/operations.md, "Slow clients").
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import socket
+import threading
+import time
+
+
+class Watchdog:
+    """``watch(sock, deadline)`` before a blocking read, ``release(token)`` after it; a socket still watched at its
+    deadline has its reading side shut down (``SHUT_RD``)."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._heap: list[tuple[float, int, socket.socket]] = []
+        self._active: set[int] = set()
+        self._expired: set[int] = set()
+        self._ids = itertools.count()
+        self._pid = None  # the thread is started lazily in each process: threads do not survive a fork
+
+    def watch(self, sock: socket.socket, deadline: float) -> int:
+        with self._cv:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._heap.clear()
+                self._active.clear()
+                threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
+            token = next(self._ids)
+            heapq.heappush(self._heap, (deadline, token, sock))
+            self._active.add(token)
+            self._cv.notify()
+            return token
+
+    def release(self, token: int) -> bool:
+        """Stop watching; True when the deadline had already passed and the socket was shut."""
+        with self._cv:
+            self._active.discard(token)
+            if token in self._expired:
+                self._expired.discard(token)
+                return True
+            return False
+
+    def _run(self) -> None:
+        with self._cv:
+            while True:
+                while self._heap and self._heap[0][1] not in self._active:
+                    heapq.heappop(self._heap)  # released before its deadline
+                if not self._heap:
+                    self._cv.wait()
+                    continue
+                deadline, token, sock = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cv.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._active.discard(token)
+                self._expired.add(token)
+                try:  # under the lock: a socket released a moment ago is never shut
+                    # the plain socket's shutdown even for TLS: SSLSocket.shutdown would drop its TLS state and
+                    # the 408 answer would leave unencrypted
+                    socket.socket.shutdown(sock, socket.SHUT_RD)
+                except OSError:
+                    pass  # already closed
+
+
+WATCHDOG = Watchdog()

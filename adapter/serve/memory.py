@@ -1,0 +1,88 @@
+"""A worker's memory after large documents: glibc's allocator tuned, and freed memory handed back to the system.
+
+Measured with bench/memory.py (docs/figures.md, "Worker memory"): a worker parsing 1 MiB requests on many threads
+grew from 55 MB to over 500 MB, most of it memory already freed that glibc's allocator kept: an arena per busy
+thread (up to 8 per core), blocks carved from those arenas once the largest block freed so far had raised glibc's
+mmap threshold to 1 MiB, and free pages between the live ones that a large lxml tree leaves behind. ``tune`` caps
+the arenas and fixes the mmap threshold; ``Trimmer`` calls ``malloc_trim`` a moment after large requests, which
+returns the free pages inside the arenas too. What stays is bounded: libxml2 keeps, per thread that parsed one, what
+a document with very many names made it allocate (up to about 8 MB per thread after 96,000 attribute names).
+Not glibc (musl, macOS): nothing happens.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
+MMAP_THRESHOLD = 128 * 1024
+LARGE_BODY = 64 * 1024  # a request at least this large is followed by a trim (real WL 1.0 calls are about 1 KB)
+TRIM_DELAY_S = 1.0  # long enough for the call's objects (some in reference cycles) to be collected
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _libc()
+
+
+def tune(arena_max: int) -> bool:
+    """Set in the master before it forks, so every worker has it:
+
+    - at most ``arena_max`` arenas (as MALLOC_ARENA_MAX would, which glibc only reads when a process starts);
+    - blocks of 128 KiB and more always from mmap, given back when freed (a fixed threshold stops glibc raising it
+      to the largest block freed so far)."""
+    if _LIBC is None:
+        return False
+    ok = bool(_LIBC.mallopt(M_ARENA_MAX, arena_max))
+    ok &= bool(_LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return ok & bool(_LIBC.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD))
+
+
+class Trimmer:
+    """``large()`` once a large request is answered; a thread of the worker trims once no large request has been
+    answered for ``TRIM_DELAY_S`` (by then the memory of the last one is free too), and every few seconds while
+    they keep coming. A trim takes milliseconds, and happens only when large requests come in."""
+
+    def __init__(self, delay_s: float = TRIM_DELAY_S):
+        self.delay_s = delay_s
+        self._due = threading.Event()
+        self._pid = None
+        self._lock = threading.Lock()
+        self.trims = 0
+
+    def large(self) -> None:
+        """A large request has just been answered."""
+        if _LIBC is None:
+            return
+        if self._pid != os.getpid():  # lazily, in each worker: threads do not survive a fork
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._pid = os.getpid()
+                    self._due = threading.Event()
+                    threading.Thread(target=self._run, name="malloc-trim", daemon=True).start()
+        self._due.set()
+
+    def _run(self) -> None:
+        due = self._due
+        while True:
+            due.wait()
+            give_up = time.monotonic() + 5 * self.delay_s  # under steady large traffic: trim every few seconds
+            while True:  # wait until no large request has been answered for delay_s (its memory is free by then)
+                due.clear()
+                time.sleep(self.delay_s)
+                if not due.is_set() or time.monotonic() >= give_up:
+                    break
+            _LIBC.malloc_trim(0)
+            self.trims += 1
+
+
+TRIMMER = Trimmer()

@@ -1,0 +1,77 @@
+"""The memory measures of a worker (adapter/serve/memory.py): glibc tuned in the serving process, and a trim once
+large requests pause. What they achieve is measured by bench/memory.py (docs/figures.md, "Worker memory"); here,
+that they are in place and act when they should."""
+from __future__ import annotations
+
+import ctypes
+import io
+import time
+
+import pytest
+
+from adapter.serve import memory
+from adapter.serve.routes import Router
+
+glibc = pytest.mark.skipif(memory._LIBC is None, reason="glibc only")
+
+
+def _app(environ, start_response):
+    environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _post(router: Router, size: int) -> bytes:
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/wl2/mutaties", "CONTENT_LENGTH": str(size),
+               "wsgi.input": io.BytesIO(b"x" * size)}
+    return b"".join(router(environ, lambda status, headers, exc_info=None: None))
+
+
+@glibc
+def test_tune_is_accepted_by_glibc():
+    assert memory.tune(2) is True
+
+
+@glibc
+def test_a_large_request_is_followed_by_one_trim_once_they_pause(monkeypatch):
+    trimmer = memory.Trimmer(delay_s=0.2)
+    monkeypatch.setattr(memory, "TRIMMER", trimmer)
+    monkeypatch.setattr("adapter.serve.routes.TRIMMER", trimmer)
+    router = Router(_app, 2 * 1024 * 1024, mutaties=_app, trim_memory=True)
+    assert _post(router, 1000) == b"ok"
+    time.sleep(0.5)
+    assert trimmer.trims == 0  # small requests: nothing to give back
+    for _ in range(3):
+        assert _post(router, memory.LARGE_BODY) == b"ok"
+        time.sleep(0.05)
+    assert trimmer.trims == 0  # not while they keep coming (within the delay)
+    time.sleep(0.6)
+    assert trimmer.trims == 1  # one trim for the three
+
+
+@glibc
+def test_no_trim_when_the_allocator_is_left_alone(monkeypatch):
+    trimmer = memory.Trimmer(delay_s=0.1)
+    monkeypatch.setattr("adapter.serve.routes.TRIMMER", trimmer)
+    router = Router(_app, 2 * 1024 * 1024, mutaties=_app, trim_memory=False)
+    _post(router, memory.LARGE_BODY * 4)
+    time.sleep(0.4)
+    assert trimmer.trims == 0
+
+
+@glibc
+def test_trim_gives_freed_memory_back():
+    """What a trim is for: pages freed between live blocks go back to the system."""
+    libc = ctypes.CDLL(None)
+    blocks = [ctypes.create_string_buffer(1000) for _ in range(50_000)]  # ~50 MB of small blocks
+    keep = blocks[::100]
+    del blocks
+    before = _rss_kib()
+    libc.malloc_trim(0)
+    assert _rss_kib() < before - 10_000, (before, _rss_kib())
+    assert len(keep) == 500
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))

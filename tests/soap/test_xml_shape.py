@@ -1,0 +1,259 @@
+"""The shape limits of the safe parser (adapter/soap/xmlsafe.py) and its DTD check.
+
+Each limit is exercised at its edge and with the worst case that fits in the 1 MiB body limit, which must be refused
+in milliseconds naming the limit; the worst cases are the ones lxml and spyne walk quadratically (attributes read
+with ``attrib.items()``, namespace declarations copied for every validation or serialisation of an element below
+them). Over HTTP: the 96,000-attribute request that used to hold a worker for a minute is a soap:Client fault in
+under a second while valid calls go on being answered.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+from lxml import etree
+
+from adapter.errors import XmlRejected
+from adapter.soap.xmlsafe import Limits, parse
+from conftest import LICENCE
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+W = "{urn:sbb:whitelabel:1.0}"
+MIB = 1024 * 1024
+
+
+def envelope(op_attrs: str = "", env_attrs: str = "", inner: str = "", code: str = "100001") -> bytes:
+    return (f'<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:w="urn:sbb:whitelabel:1.0"{env_attrs}><soap:Body>'
+            f"<w:GeefDetails{op_attrs}><w:request><w:Licentie>{LICENCE}</w:Licentie>"
+            f"<w:CodeLeerbedrijf>{code}</w:CodeLeerbedrijf>{inner}</w:request></w:GeefDetails>"
+            "</soap:Body></soap:Envelope>").encode()
+
+
+def attributes(n: int, prefix: str = "a") -> str:
+    return "".join(f' {prefix}{i:x}=""' for i in range(n))
+
+
+def namespaces(n: int) -> str:
+    return "".join(f' xmlns:p{i:x}="urn:{i:x}"' for i in range(n))
+
+
+def refused(data: bytes, limits: Limits = Limits()) -> tuple[str, float]:
+    started = time.monotonic()
+    with pytest.raises(XmlRejected) as info:
+        parse(data, limits)
+    return info.value.reason, time.monotonic() - started
+
+
+# -- each limit at its edge ------------------------------------------------------------------------------------------
+def test_attributes_per_element_edge():
+    limits = Limits(max_attributes=3)
+    assert parse(envelope(op_attrs=attributes(3)), limits) is not None
+    reason, _ = refused(envelope(op_attrs=attributes(4)), limits)
+    assert reason == "element 'GeefDetails' has 4 attributes, the limit is 3"
+
+
+def test_namespace_declarations_are_not_attributes():
+    """xmlns declarations have their own limit: a message may declare its prefixes wherever it likes."""
+    limits = Limits(max_attributes=1, max_namespaces=10)
+    assert parse(envelope(op_attrs=namespaces(8)), limits) is not None  # 2 + 8 declarations
+    reason, _ = refused(envelope(op_attrs=namespaces(9)), limits)
+    assert reason == "message declares more than 10 namespaces"
+
+
+def test_element_count_edge():
+    base = len(parse(envelope()).xpath("//*"))  # Envelope, Body, GeefDetails, request, Licentie, CodeLeerbedrijf
+    assert base == 6
+    limits = Limits(max_elements=10)
+    assert parse(envelope(inner="<x/>" * 4), limits) is not None
+    reason, _ = refused(envelope(inner="<x/>" * 5), limits)
+    assert reason == "message has more than 10 elements"
+
+
+def test_text_length_edge():
+    limits = Limits(max_text_chars=100)
+    assert parse(envelope(code="7" * 100), limits) is not None
+    reason, _ = refused(envelope(code="7" * 101), limits)
+    assert reason == "text in element 'CodeLeerbedrijf' is longer than 100 characters"
+
+
+def test_text_between_elements_counts_too():
+    limits = Limits(max_text_chars=100)
+    reason, _ = refused(envelope(inner="<x/>" + "t" * 101), limits)
+    assert reason == "text in element 'request' is longer than 100 characters"
+
+
+def test_text_in_cdata_counts_as_text():
+    limits = Limits(max_text_chars=100)
+    reason, _ = refused(envelope(code="<![CDATA[" + "7" * 60 + "]]>" + "7" * 41), limits)
+    assert "CodeLeerbedrijf" in reason and "100 characters" in reason
+
+
+def test_attribute_value_length_edge():
+    limits = Limits(max_attribute_chars=50)
+    assert parse(envelope(op_attrs=f' x="{"v" * 50}"'), limits) is not None
+    reason, _ = refused(envelope(op_attrs=f' x="{"v" * 51}"'), limits)
+    assert reason == "attribute 'x' of element 'GeefDetails' is longer than 50 characters"
+
+
+def test_name_length_edges():
+    limits = Limits(max_name_chars=45)  # the SOAP namespace URI is 41 characters
+    assert parse(envelope(inner=f"<{'n' * 45}/>"), limits) is not None
+    reason, _ = refused(envelope(inner=f"<{'n' * 46}/>"), limits)
+    assert reason == "element name longer than 45 characters: 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...'"
+    reason, _ = refused(envelope(op_attrs=f' {"b" * 46}="1"'), limits)
+    assert reason.startswith("attribute name longer than 45 characters on element 'GeefDetails'")
+    reason, _ = refused(envelope(op_attrs=f' xmlns:q="urn:{"u" * 42}"'), limits)
+    assert reason.startswith("namespace URI longer than 45 characters")
+
+
+def test_an_overlong_name_is_shown_shortened():
+    reason, _ = refused(envelope(inner=f"<{'n' * 5000}/>"))
+    assert len(reason) < 120 and reason.endswith("...'")
+
+
+def test_defaults_accept_every_real_message_shape():
+    """The shipped examples (every operation of both contracts) fit the defaults with room to spare."""
+    from helpers import ROOT
+
+    files = sorted((ROOT / "examples").rglob("*.xml"))
+    assert len(files) >= 10
+    tight = Limits(max_elements=500, max_attributes=4, max_namespaces=16, max_name_chars=64,
+                   max_attribute_chars=256, max_text_chars=4096)
+    for path in files:
+        parse(path.read_bytes(), tight)
+
+
+# -- worst cases under 1 MiB: refused in milliseconds ------------------------------------------------------------------
+WORST = {
+    "96,000 attributes on the operation element": (envelope(op_attrs=attributes(96_000)), "96000 attributes"),
+    "40,000 namespace declarations on the Envelope": (envelope(env_attrs=namespaces(40_000)), "namespaces"),
+    "250,000 sibling elements": (envelope(inner="<x/>" * 250_000), "more than 2000 elements"),
+    "one text of 1,000,000 characters": (envelope(code="7" * 1_000_000), "longer than 65536 characters"),
+    "a name of 49,000 characters": (envelope(inner=f"<{'n' * 49_000}/>"), "element name longer than 256"),
+    "an attribute value of 1,000,000 characters": (envelope(op_attrs=f' x="{"v" * 1_000_000}"'), "longer than 1024"),
+    "200,000 texts between elements": (envelope(inner="<x/>t" * 200_000), "more than 2000 elements"),
+}
+
+
+@pytest.mark.parametrize("case", list(WORST))
+def test_worst_case_refused_in_milliseconds(case):
+    data, expected = WORST[case]
+    assert len(data) <= MIB
+    reason, elapsed = refused(data)
+    assert expected in reason, reason
+    assert elapsed < 2.0, f"{case}: {elapsed:.2f} s"  # generous (shared cores); before: 85 s, 19 s
+
+
+# -- the DTD check: only a real declaration counts ----------------------------------------------------------------------
+@pytest.mark.parametrize("doc", [
+    b'<?xml version="1.0"?><!-- <!DOCTYPE html> --><a/>',
+    b'<!-- <!ENTITY x "y"> --><a/>',
+    b'<?pi <!DOCTYPE a> ?><a/>',
+    b'<a><!-- <!DOCTYPE html> --></a>',
+    b'<a><![CDATA[<!DOCTYPE html><!ENTITY x "y">]]></a>',
+    b'<a><?pi <!DOCTYPE a>?>text &lt;!DOCTYPE a&gt;</a>',
+    '<?xml version="1.0" encoding="UTF-16"?><!-- <!DOCTYPE a> --><a><![CDATA[<!DOCTYPE a>]]></a>'.encode("utf-16"),
+])
+def test_declaration_text_inside_comments_cdata_and_pis_is_accepted(doc):
+    assert etree.QName(parse(doc)).localname == "a"
+
+
+@pytest.mark.parametrize("doc", [
+    b'<!-- first --><?pi x?>\n<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>',
+    b'\xef\xbb\xbf<!DOCTYPE a><a/>',
+    '<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-32"),
+    '<?xml version="1.0" encoding="UTF-16"?><!--c--><!DOCTYPE a><a/>'.encode("utf-16-be"),
+    # UTF-7 spells '<!' as '+ADwAIQ-': the declaration is only seen after decoding as declared
+    b'<?xml version="1.0" encoding="UTF-7"?>+ADwAIQ-DOCTYPE a +AFsAPAAh-ENTITY x +ACI-y+ACIAPgBd-+AD4-<a>&x;</a>',
+])
+def test_a_real_dtd_is_refused_in_any_encoding(doc):
+    reason, elapsed = refused(doc)
+    assert reason == "DTDs and entity declarations are not allowed"
+    assert elapsed < 2.0
+
+
+def test_an_encoding_nobody_can_read_is_refused():
+    reason, _ = refused(b'<?xml version="1.0" encoding="x-martian"?><a/>')
+    assert reason == "unsupported encoding 'x-martian'"
+
+
+def test_unterminated_comments_in_the_prolog_stay_linear():
+    data = b"<!--" * 250_000
+    reason, elapsed = refused(data)
+    assert reason.startswith("not well-formed XML")
+    assert elapsed < 2.0
+
+
+# -- over HTTP, against the running adapter ---------------------------------------------------------------------------
+def _post(url: str, data: bytes, timeout: float = 5.0) -> requests.Response:
+    return requests.post(url, data=data, timeout=timeout,
+                         headers={"Content-Type": "text/xml; charset=utf-8",
+                                  "SOAPAction": '"urn:sbb:whitelabel:1.0/GeefDetails"'})
+
+
+def _fault(r: requests.Response) -> tuple[str, str]:
+    fault = etree.fromstring(r.content).find(f"{{{SOAP_NS}}}Body/{{{SOAP_NS}}}Fault")
+    assert fault is not None, r.content[:300]
+    return fault.findtext("faultcode"), fault.findtext("faultstring")
+
+
+def test_comment_with_doctype_in_a_valid_request_is_answered(adapter, companies):
+    company = companies[0]["leerbedrijfId"]
+    data = envelope(code=company).replace(b"<soap:Body>", b"<soap:Body><!-- <!DOCTYPE html> -->")
+    data = b"<?xml version='1.0'?>\n<!-- <!DOCTYPE html> <!ENTITY x 'y'> -->\n" + data
+    r = _post(adapter.wl1_url, data)
+    assert r.status_code == 200, r.text[:500]
+    assert etree.fromstring(r.content).findtext(f".//{W}CodeLeerbedrijf") == company
+
+
+def test_96k_attributes_refused_fast_while_valid_calls_go_on(adapter, companies):
+    hostile = envelope(op_attrs=attributes(96_000))
+    assert len(hostile) <= MIB
+    company = companies[1]["leerbedrijfId"]
+    valid = envelope(code=company)
+    stop = threading.Event()
+    answered, failures = [], []
+
+    def valid_calls():
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                r = session.post(adapter.wl1_url, data=valid, timeout=5,
+                                 headers={"Content-Type": "text/xml; charset=utf-8"})
+                ok = r.status_code == 200 and etree.fromstring(r.content).findtext(f".//{W}Signaalcode") == "0"
+                (answered if ok else failures).append(r.status_code)
+            except requests.RequestException as exc:
+                failures.append(repr(exc))
+
+    results = []
+
+    def hostile_call():
+        started = time.monotonic()
+        try:
+            r = _post(adapter.wl1_url, hostile, timeout=10)
+            results.append((time.monotonic() - started, r.status_code, _fault(r)))
+        except requests.RequestException as exc:
+            results.append((time.monotonic() - started, None, repr(exc)))
+
+    background = threading.Thread(target=valid_calls)
+    background.start()
+    try:
+        time.sleep(0.2)
+        attackers = [threading.Thread(target=hostile_call) for _ in range(2)]
+        for t in attackers:
+            t.start()
+        for t in attackers:
+            t.join(30)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        background.join(10)
+    assert len(results) == 2
+    for elapsed, status, fault in results:
+        assert status == 500, (elapsed, fault)
+        assert fault == ("soap:Client", "element 'GeefDetails' has 96000 attributes, the limit is 16")
+        assert elapsed < 1.0, elapsed
+    assert not failures, failures[:3]
+    assert len(answered) >= 3
