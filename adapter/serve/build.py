@@ -70,7 +70,8 @@ class Adapter:
         self.housekeeping = Housekeeping(self.store, timedelta(days=config.mutations.retention_days),
                                          config.mutations.purge_interval_s)
         self.receiver = push_receiver(config, self.store, self.tenants, PushAuthenticator(config.pushes))
-        self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state)
+        self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state,
+                                       config.server.instance)
         self.upstream.on_exchange.append(self.metrics.exchange_done)
         self.audit = Audit(config.audit)
         self.recorder = Recorder(config.audit.record_dir, config.audit.record_retention_days) \
