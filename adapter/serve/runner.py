@@ -42,11 +42,13 @@ def _freeze_before_fork(server, worker) -> None:
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app_factory: Callable[[], Callable], options: ServerOptions,
-                 post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None):
+                 post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None,
+                 on_ready: Callable[[], None] | None = None):
         self._factory = app_factory
         self._opts = options
         self._post_fork = post_fork
         self._on_worker = on_worker
+        self._on_ready = on_ready
         self._app: Callable | None = None
         super().__init__()
 
@@ -76,6 +78,8 @@ class _Gunicorn(BaseApplication):
             settings["post_fork"] = lambda server, worker: self._post_fork()
         if self._on_worker:
             settings["post_worker_init"] = lambda worker: self._on_worker(worker)
+        if self._on_ready:  # the sockets are bound: the server has started
+            settings["when_ready"] = lambda server: self._on_ready()
         for key, value in settings.items():
             if value is not None:
                 self.cfg.set(key, value)
@@ -87,7 +91,9 @@ class _Gunicorn(BaseApplication):
 
 
 def run(app_factory: Callable[[], Callable], options: ServerOptions,
-        post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None) -> None:
+        post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None,
+        on_ready: Callable[[], None] | None = None) -> None:
     """Serve until stopped (SIGTERM/SIGINT). ``app_factory`` runs once, before workers fork; ``on_worker`` gets each
-    gunicorn worker once it is initialised (the simulator's network faults need its sockets)."""
-    _Gunicorn(app_factory, options, post_fork, on_worker).run()
+    gunicorn worker once it is initialised (the simulator's network faults need its sockets); ``on_ready`` runs
+    once the listening sockets are bound."""
+    _Gunicorn(app_factory, options, post_fork, on_worker, on_ready).run()
