@@ -9,6 +9,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -48,10 +49,20 @@ class ServerConfig:
     max_requests: int = 10000
     max_requests_jitter: int = 1000
     malloc_arena_max: int = 2  # 0 = glibc's allocator left alone (no arena cap, no mmap threshold, no trimming)
+    instance_name: str = ""  # this instance in the metrics (label instance); default host:port
 
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def instance(self) -> str:
+        """How the metrics name this instance: ``instance_name``, else host:port (the machine's name for a
+        wildcard address, which says nothing about which instance it is)."""
+        if self.instance_name:
+            return self.instance_name
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,11 @@ class ConfigError(AdapterError, ValueError):
     """The configuration cannot be used; the message names the key."""
 
 
+class StartupCheckFailed(ConfigError):
+    """A start-up check found what the configuration names unusable (a key file that does not match its
+    certificate, a store that does not answer): ``serve`` stops with this one line (``serve/checks.py``)."""
+
+
 class InvalidSubject(AdapterError, ValueError):
     """A text that is not an RFC 4514 distinguished name (``[pushes] sbb_subject``, a proxy's subject header)."""
 

@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,22 @@ LISTENERS = ("main", "pushes")
 
 def _serve(args: argparse.Namespace) -> int:
     from adapter.config import load_config
-    from adapter.errors import ConfigError
+    from adapter.errors import ConfigError, StartupCheckFailed
 
     try:
         config = load_config(args.config)
-        if config.pushes.way == "listen":
-            _check_tls_files(config.pushes)
-        elif args.listener == "pushes":
+        if args.listener == "pushes" and config.pushes.way != "listen":
             raise ConfigError("pushes.listen: --listener pushes needs a push listener configured")
+        warnings = [] if args.checked else _check(config, args.listener)
+    except StartupCheckFailed as exc:
+        print(f"wl-adapter: cannot start: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"wl-adapter: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for warning in warnings:
+        log.warning("wl-adapter: warning: %s", warning)
     two = config.pushes.way == "listen"
     if (config.server.workers > 1 or two) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # several processes: metrics are aggregated across them through files in this directory
@@ -48,21 +51,20 @@ def _serve(args: argparse.Namespace) -> int:
     return _run_main_listener(config)
 
 
-def _check_tls_files(pushes) -> None:
-    """The push listener's certificate, key and client CA load, or a configuration error naming which one."""
-    from adapter.errors import ConfigError
+def _check(config, listener: str | None) -> list[str]:
+    """The start-up checks (``serve/checks.py``) for the listeners this process (or its children) will open."""
+    from adapter.serve import checks
 
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    for key, load in (("certfile", lambda: context.load_cert_chain(pushes.certfile, pushes.keyfile)),
-                      ("client_ca", lambda: context.load_verify_locations(cafile=pushes.client_ca))):
-        try:
-            load()
-        except (OSError, ssl.SSLError) as exc:
-            name = "certfile/keyfile" if key == "certfile" else key
-            raise ConfigError(f"pushes.{name}: cannot load: {exc.strerror or exc}") from None
+    addresses = []
+    if listener in (None, "main"):
+        addresses.append(("server.port", config.server.host, config.server.port))
+    if listener in (None, "pushes") and config.pushes.way == "listen":
+        addresses.append(("pushes.listen", *config.pushes.listen_address))
+    return checks.run_all(config, addresses)
 
 
 def _run_main_listener(config) -> int:
+    from adapter.serve.build import start_line
     from adapter.serve.runner import ServerOptions, run
 
     s = config.server
@@ -80,7 +82,7 @@ def _run_main_listener(config) -> int:
         tune(s.malloc_arena_max)  # before the workers are forked, so each has it
     run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads,
                                max_requests=s.max_requests, max_requests_jitter=s.max_requests_jitter),
-        post_fork=lambda: built[0].after_fork())
+        post_fork=lambda: built[0].after_fork(), on_ready=lambda: log.info("%s", start_line(config)))
     return 0
 
 
@@ -105,7 +107,8 @@ def _run_push_listener(config) -> int:
 
 def _supervise(config_path: str) -> int:
     """Both listeners as child processes until a signal or one of them ends; then both stop."""
-    command = [sys.executable, "-m", "adapter", "serve", "--config", config_path, "--listener"]
+    # the checks ran here, before the children start: they need not run them again
+    command = [sys.executable, "-m", "adapter", "serve", "--config", config_path, "--checked", "--listener"]
     children = {name: subprocess.Popen([*command, name]) for name in LISTENERS}
     stopping: list[int] = []
 
@@ -140,4 +143,5 @@ def register(sub) -> None:
     p.add_argument("--config", required=True, metavar="FILE", help="TOML configuration (see docs/configuration.md)")
     p.add_argument("--listener", choices=LISTENERS,
                    help="run only this listener (with [pushes] listen, serve runs both; see docs/operations.md)")
+    p.add_argument("--checked", action="store_true", help=argparse.SUPPRESS)  # the supervisor ran the checks
     p.set_defaults(func=_serve)

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from adapter import __version__
 
 log = logging.getLogger("wl_adapter.metrics")
 
@@ -33,8 +37,12 @@ LEG_SECONDS = Histogram("wl_adapter_leg_seconds", "Time per leg of a call", ["le
 VALIDATION_FAILURES = Counter("wl_adapter_validation_failures_total",
                               "Messages that violate their XSD", ["leg", "operation", "mode"])
 UPSTREAM_ERRORS = Counter("wl_adapter_upstream_errors_total", "WL 2.0 calls that failed", ["operation", "kind"])
-BREAKER_OPEN = Gauge("wl_adapter_breaker_open", "1 when the circuit to WL 2.0 is open (or half open)",
+# per instance (host:port or [server] instance_name): several instances behind a load balancer each have their
+# own breaker, and "one instance cannot reach SBB" must be told from "none can"; with several workers, the highest
+BREAKER_OPEN = Gauge("wl_adapter_breaker_open", "1 when the circuit to WL 2.0 is open (or half open)", ["instance"],
                      multiprocess_mode="max")
+BUILD_INFO = Gauge("wl_adapter_build_info", "Always 1; the labels say which adapter and libraries are running",
+                   ["version", "python", "spyne", "zeep"], multiprocess_mode="max")
 MUTATIONS_RECEIVED = Counter("wl_adapter_mutations_received_total", "Pushed mutations stored", ["school", "new"])
 PUSHES_REFUSED = Counter("wl_adapter_pushes_refused_total",
                          "Pushes refused (HTTP 403): the sender was not authenticated as SBB")
@@ -48,12 +56,30 @@ if TYPE_CHECKING:
     from adapter.wl2.client import Exchange
 
 
-class Metrics:
-    """Turns call records and exchanges into the counters above. ``breaker_state`` reads the circuit's state."""
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
-    def __init__(self, policy: ValidationPolicy, breaker_state: Callable[[], str]):
+
+def build_labels() -> dict[str, str]:
+    """What ``wl_adapter_build_info`` says: the adapter's version and those of the libraries that shape its
+    answers (spyne the WL 1.0 face, zeep the WL 2.0 client)."""
+    return {"version": __version__, "python": platform.python_version(), "spyne": _version("spyne"),
+            "zeep": _version("zeep")}
+
+
+class Metrics:
+    """Turns call records and exchanges into the counters above. ``breaker_state`` reads the circuit's state;
+    ``instance`` names this adapter instance in ``wl_adapter_breaker_open``."""
+
+    def __init__(self, policy: ValidationPolicy, breaker_state: Callable[[], str], instance: str = "-"):
         self.policy = policy
         self.breaker_state = breaker_state
+        self.breaker_open = BREAKER_OPEN.labels(instance)
+        self.breaker_open.set(0)  # the series exists from the start, not only after the first call
+        BUILD_INFO.labels(**build_labels()).set(1)
 
     def call_done(self, call: Call) -> None:
         if call.operation is not None and call.signaalcode is not None:
@@ -70,7 +96,7 @@ class Metrics:
             RATE_LIMITED.labels(call.tenant.name).inc()
         if call.fault:
             FAULTS.labels(call.fault).inc()
-        BREAKER_OPEN.set(0 if self.breaker_state() == "closed" else 1)
+        self.breaker_open.set(0 if self.breaker_state() == "closed" else 1)
 
     def exchange_done(self, ex: Exchange) -> None:
         for kind in ex.failures:

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import urllib3
 
-from adapter.config import Config
+from adapter import __version__
+from adapter.config import Config, ValidationPolicy
 from adapter.contracts import compile_all
 from adapter.mutations.auth import PushAuthenticator
 from adapter.mutations.push import PushListeners
@@ -42,6 +43,41 @@ def _breaker_gauge() -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def _policy_summary(policy: ValidationPolicy) -> str:
+    """``enforce`` when every leg enforces, else each leg's mode; then each operation's own."""
+    default = dict(policy.default)
+    modes = set(default.values())
+    text = modes.pop() if len(modes) == 1 else ", ".join(f"{leg}={mode}" for leg, mode in default.items())
+    for operation, legs in policy.operations:
+        text += f"; {operation}: " + ", ".join(f"{leg}={mode}" for leg, mode in legs)
+    return text
+
+
+def _store_kind(url: str) -> str:
+    """The store's kind and where it is, without user or password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite {parsed.database}"
+    where = f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}/{parsed.database or ''}"
+    return f"{parsed.get_backend_name()} {where}"
+
+
+def start_line(config: Config) -> str:
+    """The one line the adapter logs when it has started and listens."""
+    s = config.server
+    host = f"[{s.host}]" if ":" in s.host else s.host
+    public = f" (public {s.public_url})" if s.public_url else ""
+    return (f"wl-adapter {__version__} started: listening on http://{host}:{s.port}{public}, "
+            f"{_count(s.workers, 'worker')} x {_count(s.threads, 'thread')}; store {_store_kind(config.store.url)}; "
+            f"{_count(len(config.tenants), 'school')}; validation {_policy_summary(config.validation)}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _json_route(payload_fn):
@@ -78,7 +114,8 @@ class Adapter:
         self.housekeeping = Housekeeping(self.store, timedelta(days=config.mutations.retention_days),
                                          config.mutations.purge_interval_s)
         self.receiver = push_receiver(config, self.store, self.tenants, PushAuthenticator(config.pushes))
-        self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state)
+        self.metrics = metrics.Metrics(config.validation, lambda: self.upstream.breaker.state,
+                                       config.server.instance)
         self.upstream.on_exchange.append(self.metrics.exchange_done)
         self.audit = Audit(config.audit)
         self.recorder = Recorder(config.audit.record_dir, config.audit.record_retention_days) \

@@ -1,6 +1,12 @@
 """Runs a WSGI application under gunicorn (gthread workers), optionally with TLS and client certificates.
 
 One place for how this project serves HTTP: the adapter and the simulator both come through here.
+
+Each answer leaves in one write: gunicorn sends the header block and the body in two, and a process that dies
+between them (an instance killed, or crashing) leaves a load balancer holding an answer's header without its body,
+which it can neither pass on whole nor retry elsewhere. With the header held back until the body goes with it,
+a dying instance has sent all of an answer or nothing, and nothing is what a load balancer retries on another
+instance (docs/deployment.md).
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 
 @dataclass
@@ -35,6 +42,56 @@ class ServerOptions:
         return [f"{host}:{port}" for port in (self.port, *self.extra_ports)]
 
 
+class _HeldHeader:
+    """The connection's socket for one answer, except that the first ``sendall`` (gunicorn's header block) is
+    held and sent together with the next one (the body, or its first chunk); ``flush`` sends what is still held
+    (an answer without a body). Everything else goes to the socket as it is."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._held: bytes | None = None
+        self._first = True
+
+    def sendall(self, data) -> None:
+        if self._first:
+            self._first, self._held = False, bytes(data)
+            return
+        if not data:  # an empty body item: nothing to send the header with yet
+            return
+        if self._held is not None:
+            data, self._held = self._held + bytes(data), None
+        self._sock.sendall(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._sock.sendall(held)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class _Conn:
+    """gunicorn's connection with the held-header socket, for one request."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.sock = _HeldHeader(conn.sock)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+class OneWriteWorker(ThreadWorker):
+    """gunicorn's gthread worker whose answers each leave in one write (see the module's docstring)."""
+
+    def handle_request(self, req, conn):
+        one = _Conn(conn)
+        keep_alive = super().handle_request(req, one)  # on an error after the header, gunicorn closes: nothing sent
+        one.sock.flush()
+        return keep_alive
+
+
 def _freeze_before_fork(server, worker) -> None:
     """Objects made while loading the app are never collected: frozen, they stay out of every GC pass (tail latency)."""
     gc.collect()
@@ -43,11 +100,13 @@ def _freeze_before_fork(server, worker) -> None:
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app_factory: Callable[[], Callable], options: ServerOptions,
-                 post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None):
+                 post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None,
+                 on_ready: Callable[[], None] | None = None):
         self._factory = app_factory
         self._opts = options
         self._post_fork = post_fork
         self._on_worker = on_worker
+        self._on_ready = on_ready
         self._app: Callable | None = None
         super().__init__()
 
@@ -56,7 +115,8 @@ class _Gunicorn(BaseApplication):
         settings = {
             "bind": o.binds,
             "workers": o.workers,
-            "worker_class": "gthread",
+            "worker_class": f"{__name__}.OneWriteWorker",
+            "sendfile": False,  # os.sendfile would pass the held header by; no answer here is a file anyway
             "threads": o.threads,
             "timeout": o.timeout_s,
             "graceful_timeout": 5,
@@ -78,6 +138,8 @@ class _Gunicorn(BaseApplication):
             settings["post_fork"] = lambda server, worker: self._post_fork()
         if self._on_worker:
             settings["post_worker_init"] = lambda worker: self._on_worker(worker)
+        if self._on_ready:  # the sockets are bound: the server has started
+            settings["when_ready"] = lambda server: self._on_ready()
         for key, value in settings.items():
             if value is not None:
                 self.cfg.set(key, value)
@@ -89,7 +151,9 @@ class _Gunicorn(BaseApplication):
 
 
 def run(app_factory: Callable[[], Callable], options: ServerOptions,
-        post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None) -> None:
+        post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None,
+        on_ready: Callable[[], None] | None = None) -> None:
     """Serve until stopped (SIGTERM/SIGINT). ``app_factory`` runs once, before workers fork; ``on_worker`` gets each
-    gunicorn worker once it is initialised (the simulator's network faults need its sockets)."""
-    _Gunicorn(app_factory, options, post_fork, on_worker).run()
+    gunicorn worker once it is initialised (the simulator's network faults need its sockets); ``on_ready`` runs
+    once the listening sockets are bound."""
+    _Gunicorn(app_factory, options, post_fork, on_worker, on_ready).run()

@@ -25,19 +25,31 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError, or others, for garbage
-        raise ValueError(f"store url: cannot parse it: {exc}") from None
+        raise ValueError(f"store.url: cannot parse it: {exc}") from None
     shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
-            raise ValueError(f"store url: SQLite needs a file (sqlite:///PATH), got {shown!r}")
+            raise ValueError(f"store.url: SQLite needs a file (sqlite:///PATH), got {shown!r}")
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     if backend == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
-    raise ValueError(f"store url: expected sqlite:///PATH or postgresql+psycopg://..., got {shown!r}")
+        try:
+            return create_engine(parsed, pool_pre_ping=True)  # imports the driver now
+        except ImportError:
+            raise ValueError(_missing_driver(parsed.get_driver_name())) from None
+    raise ValueError(f"store.url: expected sqlite:///PATH or postgresql+psycopg://..., got {shown!r}")
+
+
+def _missing_driver(driver: str) -> str:
+    """PostgreSQL needs a driver that is an extra of the package, not a dependency: say how to get it."""
+    if driver == "psycopg":
+        return ("store.url: PostgreSQL needs the psycopg driver, which is not installed: "
+                "pip install 'wl-adapter[postgres]'")
+    return (f"store.url: the {driver} driver is not installed; the adapter uses psycopg: write the URL as "
+            "postgresql+psycopg://... and pip install 'wl-adapter[postgres]'")
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

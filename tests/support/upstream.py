@@ -27,8 +27,9 @@ def geef_details(adapter_url: str, licence: str = LICENCE, timeout: float = 15) 
 
 
 def metric(adapter_url: str, name: str) -> float | None:
+    """The value of the metric's only series (whatever its labels, e.g. the breaker's instance)."""
     text = requests.get(f"{adapter_url}/metrics", timeout=5).text
-    m = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.M)
+    m = re.search(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M)
     return float(m.group(1)) if m else None
 
 

@@ -1,0 +1,91 @@
+"""An answer leaves the adapter (and the simulator) in one write, header and body together: a process that dies
+while answering has sent all of the answer or nothing, and nothing is what nginx retries on another instance.
+gunicorn on its own sends the header first, and a load balancer that got only the header can neither pass the
+answer on nor retry it (``adapter/serve/runner.py``).
+
+A tiny WSGI application served through the project's runner, in a process of its own: its ``/die`` answer kills
+its worker after gunicorn wrote the header and before the body.
+"""
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import ROOT, free_port
+
+APP = """
+import os, signal, sys
+from adapter.serve.runner import ServerOptions, run
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/empty":
+        start_response("204 No Content", [])
+        return []
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+    if path == "/die":
+        def body():
+            yield b""                              # gunicorn writes its header block here
+            os.kill(os.getpid(), signal.SIGKILL)   # the worker dies before the body
+            yield b"late"
+        return body()
+    return [b"fine"]
+
+run(lambda: app, ServerOptions(port=int(sys.argv[1]), workers=1, threads=2))
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", APP, str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
+            time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def raw(port: int, path: str) -> bytes:
+    """Everything the server sends for one request until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+        return received
+
+
+def test_a_worker_that_dies_while_answering_has_sent_nothing(server):
+    assert raw(server, "/die") == b""  # not "HTTP/1.1 200 OK ... Content-Length: 4" without its body
+
+
+def test_answers_are_whole_also_on_a_kept_alive_connection_and_without_a_body(server):
+    deadline = time.monotonic() + 30
+    while True:  # the arbiter replaces the worker the test above killed
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server, timeout=5)
+            first = connection.getresponse() if connection.request("GET", "/fine") is None else None
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert (first.status, first.read()) == (200, b"fine")
+    connection.request("GET", "/empty")
+    empty = connection.getresponse()
+    assert (empty.status, empty.read()) == (204, b"")
+    connection.request("GET", "/fine")
+    again = connection.getresponse()
+    assert (again.status, again.read()) == (200, b"fine")
+    connection.close()
