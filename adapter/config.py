@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapter import dn
 from adapter.errors import ConfigError, InvalidSubject
+from adapter.soap import dn
 from adapter.soap.oin import is_oin, is_school_oin
 
 ENV_PREFIX = "WL_ADAPTER_"

@@ -18,7 +18,7 @@ import zeep
 from adapter.store import Store
 from tests.support.servers import ROOT, SIM_COMPANIES, AdapterServer, start_simulator_process
 from tests.support.soap import wl1_client
-from tests.support.store import PG_URL, Clock, pg_connect, pg_unreachable
+from tests.support.store import PG_ADMIN, PG_URL, Clock, pg_connect, pg_unreachable
 
 
 # -- the simulator and adapters ----------------------------------------------------------------------------------------
@@ -101,3 +101,19 @@ def store(store_url, clock):
     s.migrate()
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin_conn = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}")
+    name = f"wl_test_{uuid.uuid4().hex[:12]}"
+    admin_conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_conn.close()

@@ -158,7 +158,7 @@ class Checker:
         if mine:
             try:
                 future.set_result(compute())
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - whoever waits on the future must learn the outcome
                 with self._lock:
                     cache.pop(key, None)
                 future.set_exception(exc)

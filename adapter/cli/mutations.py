@@ -8,6 +8,7 @@ the school cannot be used; 3 the store cannot be opened.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from datetime import date, datetime, timezone
 
@@ -52,7 +53,7 @@ def _store(config):
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[col]) for row in rows) for col in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def _age(received: datetime, now: datetime) -> str:
@@ -117,7 +118,8 @@ def _cmd_digest(args: argparse.Namespace) -> int:
                 print(message.as_string())
                 continue
             try:
-                sent = store.send_digest_once(school.oin, day, len(rows), lambda: digest.send(config.notify, message))
+                send = functools.partial(digest.send, config.notify, message)
+                sent = store.send_digest_once(school.oin, day, len(rows), send)
             except OSError as exc:  # smtplib's errors are OSErrors too
                 print(f"wl-adapter: {school.name}: the digest could not be sent to {school.bpv_email}: {exc}",
                       file=sys.stderr)

@@ -19,9 +19,9 @@ import logging
 
 from cryptography import x509
 
-from adapter import dn
 from adapter.config import PushesConfig
 from adapter.errors import InvalidSubject, PushRefused
+from adapter.soap import dn
 
 log = logging.getLogger("wl_adapter.receiver")
 

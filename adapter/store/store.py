@@ -13,8 +13,15 @@ from adapter.errors import StoreUnavailable
 from adapter.store import mappings, migrations, mutations, overview, subscriptions, voordrachten
 from adapter.store.engine import make_engine, read_transaction, write_transaction
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
-from adapter.store.model import (ImportResult, Intent, Mutation, StoredMutation, StoredMutationRow, Subscription,
-                                 Undelivered)
+from adapter.store.model import (
+    ImportResult,
+    Intent,
+    Mutation,
+    StoredMutation,
+    StoredMutationRow,
+    Subscription,
+    Undelivered,
+)
 from adapter.store.sync import SyncPlan
 from adapter.translate.tables import ID_CHANGE
 

@@ -53,7 +53,8 @@ def zoeken(req: dict, leerbedrijf_id: str | None) -> dict:
 def details(req: dict, leerbedrijf_id: str | None) -> dict:
     if leerbedrijf_id is not None:
         return {"LeerbedrijfId": leerbedrijf_id}
-    return {"LeerplaatsId": req["LeerplaatsId"]}
+    # as text: zeep picks the branch of an xs:choice by truthiness and would drop LeerplaatsId 0 (valid, unknown)
+    return {"LeerplaatsId": str(req["LeerplaatsId"])}
 
 
 def zoek_oude_code(code: values.OldCode) -> dict:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, free_port
 
 from adapter.config import load_config
+from tests.support.servers import ROOT, free_port
 
 DEPLOY = ROOT / "deploy"
 CONTAINERFILE = DEPLOY / "Containerfile"

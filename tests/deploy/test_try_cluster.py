@@ -28,13 +28,14 @@ import requests
 import zeep
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from helpers import ROOT
 from lxml import etree
 from support import tls
-from test_mutations_bridge import PushAnswer, push_body, push_envelope, wait_until
 from zeep.helpers import serialize_object
 
-from adapter import dn
+from adapter.soap import dn
+from tests.support.mutations import PushAnswer, push_body, wait_until
+from tests.support.servers import ROOT
+from tests.support.soap import push_envelope
 
 SCRIPT = ROOT / "deploy" / "try-cluster.sh"
 TODAY = "2026-11-29"

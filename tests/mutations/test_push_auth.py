@@ -19,9 +19,9 @@ import pytest
 import requests
 from lxml import etree
 
-from adapter import dn
 from adapter.config import load_config
 from adapter.errors import ConfigError
+from adapter.soap import dn
 from tests.support import tls
 from tests.support.mutations import (
     CompanyPool,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import SCHOOL_OIN
-from test_mutations_bridge import assert_acknowledgement, post_push, push_body, push_envelope, wait_until
-
 from adapter.mutations.auth import UNAUTHENTICATED
+from tests.support.mutations import assert_acknowledgement, post_push, push_body, wait_until
+from tests.support.servers import SCHOOL_OIN
+from tests.support.soap import push_envelope
 
 
 def test_a_push_is_logged_stored_then_duplicate(adapter):

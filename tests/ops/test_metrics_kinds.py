@@ -17,11 +17,10 @@ from importlib import metadata
 
 import pytest
 import requests
-from conftest import write_config
-from helpers import Server, free_port
-from test_hardening_upstream import custom_adapter, geef_details
 
 from adapter import __version__
+from tests.support.servers import Server, free_port, write_config
+from tests.support.upstream import custom_adapter, geef_details
 
 TIMEOUT_S = 0.5
 # one attempt per call (no retries), and a breaker that stays closed through this module's failures

@@ -15,7 +15,8 @@ import sys
 import time
 
 import pytest
-from helpers import ROOT, free_port
+
+from tests.support.servers import ROOT, free_port
 
 APP = """
 import os, signal, sys

@@ -15,11 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import write_config
 from cryptography.hazmat.primitives import serialization
-from helpers import ROOT, Server, free_port
 from support import tls
-from test_mutations_postgres import pg_url  # noqa: F401 - the fixture: a database of its own, dropped after
 
 from adapter import __version__
 from adapter.config import load_config
@@ -27,6 +24,7 @@ from adapter.contracts import Contract
 from adapter.errors import StartupCheckFailed
 from adapter.serve import checks
 from adapter.store import Store
+from tests.support.servers import ROOT, Server, free_port, write_config
 
 UPSTREAM = "http://127.0.0.1:9/wl2"  # never called: the adapter does not call WL 2.0 to start
 

@@ -17,7 +17,7 @@ from lxml import etree
 
 from adapter.errors import XmlRejected
 from adapter.soap.xmlsafe import Limits, parse
-from conftest import LICENCE
+from tests.support.servers import LICENCE
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 W = "{urn:sbb:whitelabel:1.0}"

@@ -13,11 +13,12 @@ import requests
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from xsdgen import Node, Schema, to_xml
 
 from adapter.contracts import WL1, WL1_NS
-from conftest import LICENCE, OTHER_LICENCE
-from fuzzing import COMMON, SoapAnswer, event, note
-from xsdgen import Node, Schema, to_xml
+from tests.support.fuzzing import COMMON, event, note
+from tests.support.servers import LICENCE, OTHER_LICENCE
+from tests.support.soap import SoapAnswer
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 W = f"{{{WL1_NS}}}"

@@ -11,8 +11,7 @@ import pytest
 import requests
 from lxml import etree
 
-from conftest import LICENCE
-from helpers import ROOT
+from tests.support.servers import LICENCE, ROOT
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

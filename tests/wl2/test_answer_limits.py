@@ -18,8 +18,7 @@ import pytest
 import requests
 from lxml import etree
 
-from conftest import LICENCE, write_config
-from helpers import Server, free_port
+from tests.support.servers import LICENCE, Server, free_port, write_config
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1_NS = "urn:sbb:whitelabel:1.0"
