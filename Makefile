@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   runs the adapter in front of the WL 2.0 simulator (embedded SQLite store)
-#   make test   runs the test suite
+#   make test   runs ruff, mypy and the test suite
 # Both create .venv and install what they need first.
 
 PYTHON ?= python3.11
@@ -30,6 +30,8 @@ demo: install
 	$(BIN)/wl-adapter demo
 
 test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install-test
