@@ -2,21 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from lxml import etree
 
+from adapter.ops.audit import read_records
+
 
 def records(lines, correlation_id: str | None = None, operation: str | None = None, tenant: str | None = None):
-    for line in lines:
-        start = line.find('{"type": "wl1_call"')
-        if start < 0:
-            continue
-        try:
-            rec = json.loads(line[start:])
-        except ValueError:
-            continue
+    for rec in read_records(lines):
         if correlation_id and rec.get("correlation_id") != correlation_id:
             continue
         if operation and rec.get("operation") != operation:

@@ -2,27 +2,18 @@
 which every worker and every instance appends to, so the console shows all their calls, not one process's."""
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MARKER = '{"type": "wl1_call"'
+from adapter.ops.audit import read_records
+
 FIRST_WINDOW = 1 << 20  # bytes read from the end first; grows fourfold until enough records are found
 TECHNICAL = (998, 999)
 
 
 def _parse(lines: Iterable[str]) -> list[dict]:
-    found = []
-    for line in lines:
-        start = line.find(MARKER)
-        if start < 0:
-            continue
-        try:
-            found.append(json.loads(line[start:]))
-        except ValueError:
-            continue  # a line cut by the window, or a partial write: skip it
-    return found
+    return list(read_records(lines))
 
 
 def newest(path: str, limit: int) -> list[dict]:

@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from adapter.config import AuditConfig
@@ -165,3 +166,19 @@ def push_record(settings: AuditConfig, push: Push) -> dict:
     if settings.enabled:
         log.info(json.dumps(entry, ensure_ascii=False))
     return entry
+
+
+RECORD_MARKER = '{"type": "wl1_call"'
+
+
+def read_records(lines: Iterable[str]) -> Iterator[dict]:
+    """The ``wl1_call`` records in log lines (whatever the log handler put before them); other lines, and a line
+    cut short (a partial write, a window's edge), are skipped."""
+    for line in lines:
+        start = line.find(RECORD_MARKER)
+        if start < 0:
+            continue
+        try:
+            yield json.loads(line[start:])
+        except ValueError:
+            continue

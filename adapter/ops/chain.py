@@ -8,7 +8,6 @@ functions over records), and ``render`` draws a chart per figure (pygal, inline 
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -19,6 +18,8 @@ import pygal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from pygal.style import Style
+
+from adapter.ops.audit import read_records
 
 NO_SCHOOL = "(no school: unknown licence or unreadable call)"
 NO_OPERATION = "(no operation)"
@@ -63,14 +64,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def read_audit(lines: Iterable[str], since: datetime | None = None) -> Iterable[dict]:
     """The ``wl1_call`` records of an audit log (other log lines are skipped), at or after ``since``."""
-    for line in lines:
-        start = line.find('{"type": "wl1_call"')
-        if start < 0:
-            continue
-        try:
-            rec = json.loads(line[start:])
-        except ValueError:
-            continue
+    for rec in read_records(lines):
         if since is not None and _when(rec.get("time")) < since:
             continue
         yield rec
