@@ -29,10 +29,10 @@ import zeep
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from support import tls
 from zeep.helpers import serialize_object
 
 from adapter.soap import dn
+from tests.support import tls
 from tests.support.mutations import PushAnswer, push_body, wait_until
 from tests.support.servers import ROOT
 from tests.support.soap import push_envelope

@@ -16,7 +16,6 @@ from types import SimpleNamespace
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
-from support import tls
 
 from adapter import __version__
 from adapter.config import load_config
@@ -24,6 +23,7 @@ from adapter.contracts import Contract
 from adapter.errors import StartupCheckFailed
 from adapter.serve import checks
 from adapter.store import Store
+from tests.support import tls
 from tests.support.servers import ROOT, Server, free_port, write_config
 
 UPSTREAM = "http://127.0.0.1:9/wl2"  # never called: the adapter does not call WL 2.0 to start

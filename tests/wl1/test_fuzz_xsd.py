@@ -13,12 +13,12 @@ import requests
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from xsdgen import Node, Schema, to_xml
 
 from adapter.contracts import WL1, WL1_NS
 from tests.support.fuzzing import COMMON, event, note
 from tests.support.servers import LICENCE, OTHER_LICENCE
 from tests.support.soap import SoapAnswer
+from tests.support.xsdgen import Node, Schema, to_xml
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 W = f"{{{WL1_NS}}}"
