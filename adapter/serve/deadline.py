@@ -71,7 +71,8 @@ class Watchdog:
                 try:  # under the lock: a socket released a moment ago is never shut
                     # the plain socket's shutdown even for TLS: SSLSocket.shutdown would drop its TLS state and
                     # the 408 answer would leave unencrypted
-                    socket.socket.shutdown(sock, socket.SHUT_RD)
+                    # (through the one-write wrapper of serve/runner.py to the socket itself)
+                    socket.socket.shutdown(getattr(sock, "raw", sock), socket.SHUT_RD)
                 except OSError:
                     pass  # already closed
 

@@ -49,6 +49,7 @@ class _HeldHeader:
 
     def __init__(self, sock):
         self._sock = sock
+        self.raw = sock  # the socket itself, for what needs a real one (the body deadline's shutdown)
         self._held: bytes | None = None
         self._first = True
 
