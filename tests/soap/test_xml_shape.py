@@ -115,7 +115,7 @@ def test_an_overlong_name_is_shown_shortened():
 
 def test_defaults_accept_every_real_message_shape():
     """The shipped examples (every operation of both contracts) fit the defaults with room to spare."""
-    from helpers import ROOT
+    from tests.support.servers import ROOT
 
     files = sorted((ROOT / "examples").rglob("*.xml"))
     assert len(files) >= 10

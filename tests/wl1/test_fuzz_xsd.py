@@ -1,6 +1,6 @@
 """Every schema-valid WL 1.0 request gets a WL 1.0 answer, never a soap:Server fault.
 
-Requests are drawn from the frozen XSD's own facets (tests/xsdgen.py), for every operation, and sent to the
+Requests are drawn from the frozen XSD's own facets (tests/support/xsdgen.py), for every operation, and sent to the
 session ``adapter`` (in front of the real simulator) over loopback HTTP; the answer must be HTTP 200 with the
 operation's result, valid to the XSD. Then the cases this found, as plain examples: a CodeLeerbedrijf of only white
 space (it used to raise KeyError 'LeerplaatsId') and numbers written with thousands of leading zeros (they used to hit
