@@ -443,8 +443,6 @@ def test_geef_details_unknown_keys(wl1, companies):
     unknown_lp = max(placements) + 1_000_000
     r = call(wl1, "GeefDetails", LeerplaatsId=unknown_lp)
     assert r.Signaalcode == 6 and r.Naam is None
-    r = call(wl1, "GeefDetails", LeerplaatsId=0)  # valid (xs:long) and unknown; zeep once dropped it as falsy
-    assert r.Signaalcode == 6 and r.Naam is None
 
 
 # -- GeefMutaties -------------------------------------------------------------------------------------------------
