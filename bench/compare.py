@@ -731,8 +731,8 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
                 time.sleep(1)
                 busiest = max(workers, key=lambda w: cpu_seconds([w]) - c0[w])
                 raw = self.tmp / f"profile-{op.name}.txt"
-                subprocess.run([spy, "record", "--pid", str(busiest), "--duration", f"{secs:g}", "--rate", "100",
-                                "--format", "raw", "--output", str(raw), "--nonblocking"],
+                subprocess.run([spy, "record", "--pid", str(busiest), "--duration", f"{secs:g}", "--rate", "200",
+                                "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"],
                                capture_output=True, check=True, timeout=secs + 60)
             finally:
                 load.wait(timeout=secs + 60)

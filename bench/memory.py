@@ -26,10 +26,9 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conftest import LICENCE, start_simulator_process, write_config  # noqa: E402
-from helpers import Server, free_port  # noqa: E402
+from tests.support.servers import LICENCE, Server, free_port, start_simulator_process, write_config  # noqa: E402
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 

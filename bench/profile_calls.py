@@ -1,0 +1,106 @@
+"""Where one WL 1.0 call spends its CPU, in one process, without gunicorn or load: profile before optimising.
+
+bench/compare.py says how far the adapter is from the pass-through; this says why. It starts the simulator and the
+stand-in upstream (bench/standin.py, recording, then replaying), builds the adapter's WSGI application in this
+process from the same default configuration compare.py uses, and calls it directly (a WSGI environ, no socket on the
+WL 1.0 side) N times per operation: first timed (µs per call, wall and this process's CPU), then under cProfile.
+The stand-in still answers over loopback, so the WL 2.0 round trip (its wait included) is in the wall time.
+
+Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
+       [--top 30] [--sort tottime|cumtime]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compare  # noqa: E402  (bench/compare.py: the operations, the processes, the captured answers)
+
+
+def _environ(body: bytes) -> dict:
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/wl1", "QUERY_STRING": "", "CONTENT_TYPE": compare.XML,
+            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.errors": sys.stderr, "SERVER_PROTOCOL": "HTTP/1.1"}
+
+
+def call(app, body: bytes) -> bytes:
+    status = []
+    out = b"".join(app(_environ(body), lambda s, h, e=None: status.append(s)))
+    if not status or not status[0].startswith("200"):
+        raise RuntimeError(f"{status}: {out[:300]!r}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--ops", default="VerifieerAccreditatie,Zoeken-E25,GeefDetails-leerplaats")
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--sort", default="tottime")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
+    cli = compare.wl_adapter_cli()
+    sim_port, standin_port = compare.free_port(), compare.free_port()
+    sim = compare.Proc("simulator", [*cli, "simulate", "--port", str(sim_port), "--seed", "1", "--leerbedrijven",
+                                     "2000", "--today", compare.TODAY, "--oin", compare.SBB_OIN], tmp / "sim.log")
+    standin_url = f"http://127.0.0.1:{standin_port}"
+    standin = compare.Proc("stand-in", [sys.executable, str(compare.BENCH / "standin.py"), "--port",
+                                        str(standin_port), "--record-from", f"http://127.0.0.1:{sim_port}/wl2"],
+                           tmp / "standin.log")
+    try:
+        sim.wait_http(f"http://127.0.0.1:{sim_port}/admin/health")
+        standin.wait_http(f"{standin_url}/_standin/stats")
+        (tmp / "adapter.toml").write_text(f"""[upstream]
+url = "{standin_url}/wl2"
+oin = "{compare.SBB_OIN}"
+[store]
+url = "sqlite:///{tmp / 'adapter.sqlite'}"
+[[tenants]]
+name = "ROC Bench"
+oin = "{compare.SCHOOL_OIN}"
+licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
+""")
+        from adapter.config import load_config
+        from adapter.serve.build import Adapter
+
+        adapter = Adapter(load_config(tmp / "adapter.toml"))
+        ops, _data = compare.build_ops(f"http://127.0.0.1:{sim_port}")
+        wanted = [o.strip() for o in a.ops.split(",")]
+        ops = [o for o in ops if o.name in wanted]
+        for op in ops:  # recorded from the simulator once, then replayed
+            call(adapter.wsgi, op.wl1)
+        compare.post(f"{standin_url}/_standin/mode?replay", b"", "application/json")
+        sim.stop()
+        for op in ops:
+            for _ in range(200):
+                call(adapter.wsgi, op.wl1)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(a.calls):
+                call(adapter.wsgi, op.wl1)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            print(f"{op.name:24s} {wall * 1e6 / a.calls:7.0f} µs wall/call  {cpu * 1e6 / a.calls:7.0f} µs CPU/call")
+            prof = cProfile.Profile()
+            prof.enable()
+            for _ in range(a.calls):
+                call(adapter.wsgi, op.wl1)
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats(a.sort).print_stats(a.top)
+            print(out.getvalue())
+    finally:
+        standin.stop()
+        if sim.proc.poll() is None:
+            sim.stop()
+
+
+if __name__ == "__main__":
+    main()
