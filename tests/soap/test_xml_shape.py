@@ -17,7 +17,7 @@ from lxml import etree
 
 from adapter.errors import XmlRejected
 from adapter.soap.xmlsafe import Limits, parse
-from tests.support.servers import LICENCE
+from tests.support.servers import LICENCE, python
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 W = "{urn:sbb:whitelabel:1.0}"
@@ -144,6 +144,75 @@ def test_worst_case_refused_in_milliseconds(case):
     reason, elapsed = refused(data)
     assert expected in reason, reason
     assert elapsed < 2.0, f"{case}: {elapsed:.2f} s"  # generous (shared cores); before: 85 s, 19 s
+
+
+# -- markup-heavy documents: parsed in a thread that ends with them -----------------------------------------------------
+_THREAD_MEMORY = """
+import ctypes, gc, json, sys
+from concurrent.futures import ThreadPoolExecutor
+from adapter.errors import XmlRejected
+from adapter.serve.memory import tune
+from adapter.soap.xmlsafe import Limits, parse
+from tests.soap.test_xml_shape import WORST
+
+libc = ctypes.CDLL(None)
+tune(2)  # glibc's allocator as in every worker (serve/memory.py), so that what is freed can be handed back
+limits = Limits(isolate_markup=int(sys.argv[1]))
+data = WORST["96,000 attributes on the operation element"][0]
+
+def rss_mb():
+    gc.collect()
+    libc.malloc_trim(0)
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
+
+def refuse(_):
+    try:
+        parse(data, limits)
+    except XmlRejected:
+        return
+    raise AssertionError("not refused")
+
+pool = ThreadPoolExecutor(16)  # like a gthread worker: the same request threads, over and over
+list(pool.map(lambda _: None, range(64)))
+before = rss_mb()
+for _ in range(2):
+    list(pool.map(refuse, range(32)))
+print(json.dumps(rss_mb() - before))
+"""
+
+
+def _growth_mb(isolate_markup: int) -> float:
+    done = python(_THREAD_MEMORY, str(isolate_markup), timeout=180)
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout)
+
+
+def test_markup_heavy_documents_leave_nothing_behind_in_request_threads():
+    """libxml2 interns names in a dictionary lxml keeps per thread: 16 request threads that each refused a 96,000-name
+    document kept ~8 MB apiece when they parsed it themselves (0 = never isolate), and nothing once such documents are
+    parsed in a thread of their own."""
+    assert _growth_mb(Limits().isolate_markup) < 10
+    assert _growth_mb(0) > 30  # what the test guards against: it can fail
+
+
+def test_an_isolated_parse_gives_a_usable_tree_and_the_same_refusals():
+    big = envelope(inner="<w:x/>" * 300)  # over the markup threshold, under every limit
+    root = parse(big)
+    root.find(f".//{W}request").append(etree.Element(f"{W}extra"))  # the calling thread may change it
+    assert etree.tostring(root).count(b"<w:x/>") == 300
+    with pytest.raises(XmlRejected) as isolated:
+        parse(envelope(inner="<x/>" * 2001))
+    with pytest.raises(XmlRejected) as inline:
+        parse(envelope(inner="<x/>" * 2001), Limits(isolate_markup=0))
+    assert isolated.value.reason == inline.value.reason == "message has more than 2000 elements"
+    frames = []
+    tb = isolated.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "_parse_checked" not in frames  # no frame of the parsing thread (and so not its tree) is kept
+    with pytest.raises(XmlRejected, match="not well-formed"):
+        parse(big[:-20])
 
 
 # -- the DTD check: only a real declaration counts ----------------------------------------------------------------------
