@@ -149,14 +149,25 @@ class Urllib3Transport(zeep.Transport):
         self.default_timeout = timeout
         self.max_response_bytes = max_response_bytes
         self.local = threading.local()
+        self._targets: dict[str, tuple[HTTPConnectionPool, str]] = {}
+
+    def _target(self, address: str) -> tuple[HTTPConnectionPool, str]:
+        """The connection pool for ``address`` and the path to ask it for, found once: the pool manager's
+        ``request`` would parse the URL and look the pool up on every call."""
+        found = self._targets.get(address)
+        if found is None:
+            found = self._targets[address] = (self.http.connection_from_url(address),
+                                              urllib3.util.parse_url(address).request_uri)
+        return found
 
     def post(self, address, message, headers):
         """One attempt: connected within ``connect``, and the whole answer read within ``read`` of the start."""
         connect, read = getattr(self.local, "timeout", None) or self.default_timeout
         _deadline.at = time.monotonic() + read
         try:
-            r = self.http.request("POST", address, body=message, headers=headers, preload_content=False,
-                                  timeout=urllib3.Timeout(connect=connect, read=read), retries=False)
+            pool, path = self._target(address)
+            r = pool.urlopen("POST", path, body=message, headers=headers, preload_content=False, retries=False,
+                             redirect=False, timeout=urllib3.Timeout(connect=connect, read=read))
             try:
                 content = read_bounded(r, self.max_response_bytes)
             except BaseException:
