@@ -18,6 +18,7 @@ import http.client
 import itertools
 import json
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -125,6 +126,7 @@ def main() -> int:
                     help="a [server] setting for this run, e.g. --set max_requests=0 (repeatable)")
     ap.add_argument("--small-only", action="store_true", help="only the ordinary calls (no large or hostile ones)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--linger", type=int, default=0, help="seconds to keep the idle adapter up at the end")
     ap.add_argument("--json", metavar="FILE", help="also write the samples as JSON")
     args = ap.parse_args()
 
@@ -139,9 +141,13 @@ def main() -> int:
                               extra="\n[mutations]\nsubscribe_after_verify = false\n", workers=args.workers,
                               audit_bodies=False)
         settings = (["max_requests=0", "malloc_arena_max=0"] if args.before else []) + args.set
-        if settings:
-            lines = "".join(f"{k.strip()} = {v.strip()}\n" for k, _, v in (s.partition("=") for s in settings))
-            config.write_text(config.read_text().replace("[server]\n", "[server]\n" + lines, 1))
+        text = config.read_text()
+        for key, _, value in (s.partition("=") for s in settings):  # replaces the key's line, else adds one
+            line = f"{key.strip()} = {value.strip()}\n"
+            text, found = re.subn(rf"(?m)^{re.escape(key.strip())} = .*\n", line, text, count=1)
+            if not found:
+                text = text.replace("[server]\n", "[server]\n" + line, 1)
+        config.write_text(text)
         adapter = Server(["serve", "--config", str(config)], port, "/healthz", log=workdir / "adapter.log")
         with urllib.request.urlopen(f"{sim.url}/admin/leerbedrijven?limit=50") as r:
             companies = json.load(r)["leerbedrijven"]
@@ -181,6 +187,10 @@ def main() -> int:
         peak = max(max(s["rss_mb"] or [0]) for s in samples)
         print(f"peak worker RSS under load {peak:.1f} MB (requests in flight included); idle after "
               f"{done[0]:,} calls: {idle} MB; errors {len(errors)} {sorted(set(errors))[:5]}")
+        for _ in range(args.linger):  # for looking at the idle workers from outside (gdb, py-spy, smaps)
+            time.sleep(1)
+            print(f"{'linger':>8} {time.monotonic() - started:>8.1f}  "
+                  + "  ".join(f"{pid}:{v / 1024:.1f}" for pid, v in sorted(workers_rss(master).items())), flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps({"before": args.before, "calls": args.calls, "samples": samples}))
     finally:

@@ -4,14 +4,15 @@ Measured with bench/memory.py (docs/figures.md, "Worker memory"): a worker parsi
 grew from 55 MB to over 500 MB, most of it memory already freed that glibc's allocator kept: an arena per busy
 thread (up to 8 per core), blocks carved from those arenas once the largest block freed so far had raised glibc's
 mmap threshold to 1 MiB, and free pages between the live ones that a large lxml tree leaves behind. ``tune`` caps
-the arenas and fixes the mmap threshold; ``Trimmer`` calls ``malloc_trim`` a moment after large requests, which
-returns the free pages inside the arenas too. What stays is bounded: libxml2 keeps, per thread that parsed one, what
-a document with very many names made it allocate (up to about 8 MB per thread after 96,000 attribute names).
+the arenas and fixes the mmap threshold; ``Trimmer`` collects what large requests left in reference cycles and
+calls ``malloc_trim`` a moment after them, which returns the free pages inside the arenas too. (libxml2's names,
+which it would keep per request thread, are handled where documents are parsed: soap/xmlsafe.py.)
 Not glibc (musl, macOS): nothing happens.
 """
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ import time
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
 MMAP_THRESHOLD = 128 * 1024
 LARGE_BODY = 64 * 1024  # a request at least this large is followed by a trim (real WL 1.0 calls are about 1 KB)
-TRIM_DELAY_S = 1.0  # long enough for the call's objects (some in reference cycles) to be collected
+TRIM_DELAY_S = 1.0  # long enough for the last large call to be done and its objects freed
 
 
 def _libc():
@@ -81,6 +82,7 @@ class Trimmer:
                 time.sleep(self.delay_s)
                 if not due.is_set() or time.monotonic() >= give_up:
                     break
+            gc.collect()  # what large requests left in reference cycles (spyne's contexts) is freed first
             _LIBC.malloc_trim(0)
             self.trims += 1
 

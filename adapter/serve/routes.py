@@ -158,12 +158,23 @@ class Router:
         call.response = b"".join(self._soap(self.wl1, environ, start, version, call))
         call.request = environ.get(_REQUEST_KEY, b"")
         self.listeners.done(call)
+        _forget_request(environ)
         return [call.response]
 
     def _soap(self, app: WsgiApp, environ, start_response, version: soap.SoapVersion = soap.SOAP11,
               call: Call | None = None):
         return soap_call(app, self.max_body_bytes, environ, start_response, self.body_timeout_s, self.trim_memory,
                          version, call)
+
+
+def _forget_request(environ: dict) -> None:
+    """Let go of the request once its call is done. spyne's method context holds the environ in a reference cycle,
+    so without this the request's bytes (twice: kept for the audit and as ``wsgi.input``) and its call record stay
+    until Python's next full collection, which can be thousands of calls away: measured with bench/memory.py, tens
+    of MB per worker after 1 MiB requests."""
+    environ.pop(_REQUEST_KEY, None)
+    environ.pop(ENVIRON_KEY, None)
+    environ["wsgi.input"] = io.BytesIO()
 
 
 def soap_call(app: WsgiApp, max_body_bytes: int, environ, start_response, body_timeout_s: float = 0.0,

@@ -4,6 +4,7 @@ that they are in place and act when they should."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import io
 import time
 
@@ -75,3 +76,43 @@ def test_trim_gives_freed_memory_back():
 def _rss_kib() -> int:
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_a_finished_call_lets_go_of_its_request():
+    """spyne keeps the environ in a reference cycle until Python's next full collection: once the call is done,
+    the environ holds neither the request's bytes nor its call record."""
+    kept = []
+
+    def cyclic_app(environ, start_response):
+        environ["wsgi.input"].read()
+        context = {"environ": environ}
+        context["self"] = context  # as spyne's method context does
+        kept.append(environ)
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<answer/>"]
+
+    router = Router(cyclic_app, 2 * 1024 * 1024)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/wl1", "CONTENT_LENGTH": str(memory.LARGE_BODY),
+               "CONTENT_TYPE": "text/xml", "wsgi.input": io.BytesIO(b"x" * memory.LARGE_BODY)}
+    assert b"".join(router(environ, lambda status, headers, exc_info=None: None)) == b"<answer/>"
+    (env,) = kept
+    assert not any(isinstance(v, bytes) and len(v) >= memory.LARGE_BODY for v in env.values())
+    assert env["wsgi.input"].read() == b""
+    assert "wl_adapter.call" not in env and not any(type(v).__name__ == "Call" for v in env.values())
+
+
+@glibc
+def test_a_trim_collects_what_reference_cycles_hold_first():
+    trimmer = memory.Trimmer(delay_s=0.1)
+    gc.disable()  # as between a worker's rare full collections
+    try:
+        cycle = {"data": bytearray(60 * 1024 * 1024)}
+        cycle["self"] = cycle
+        del cycle
+        before = _rss_kib()
+        trimmer.large()
+        time.sleep(0.6)
+        assert trimmer.trims == 1
+        assert _rss_kib() < before - 40_000, (before, _rss_kib())
+    finally:
+        gc.enable()
