@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
 import socket
@@ -86,7 +87,9 @@ class UpstreamConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     url: str = "sqlite:///wl-adapter.sqlite"
-    mapping_cache_s: float = 0.0  # how long a resolved code is reused before the store is asked again (0: never)
+    # Resolved codes are cached per worker; another process's mapping change (an import, an ID change pushed to
+    # another worker or instance) is noticed within this many seconds of its commit. 0: read the store every call.
+    mapping_check_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -397,6 +400,8 @@ def _check(config: Config) -> None:
         raise ConfigError("upstream.retries: must be >= 0 (and retry_backoff_s >= 0)")
     if bool(u.client_cert) != bool(u.client_key):
         raise ConfigError("upstream.client_key: client_cert and client_key go together")
+    if not 0 <= config.store.mapping_check_s < math.inf:  # NaN and inf would trust a cached code forever
+        raise ConfigError("store.mapping_check_s: must be a number >= 0 (0 = read the mapping on every call)")
     if not config.store.url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"store.url: expected sqlite:///PATH or postgresql+psycopg://..., got {config.store.url!r}")
     seen: dict[str, str] = {}

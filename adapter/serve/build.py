@@ -104,7 +104,7 @@ class Adapter:
         from adapter.store import Store
 
         self.config = config
-        self.store = Store(config.store.url, mapping_cache_s=config.store.mapping_cache_s)
+        self.store = Store(config.store.url, mapping_check_s=config.store.mapping_check_s)
         self.store.migrate()
         self.tenants = Tenants(config.tenants)
         self.upstream = Wl2Clients(config.upstream, policy=config.validation)
@@ -221,7 +221,7 @@ class PushListener:
     def __init__(self, config: Config):
         from adapter.store import Store
 
-        self.store = Store(config.store.url, mapping_cache_s=config.store.mapping_cache_s)
+        self.store = Store(config.store.url, mapping_check_s=config.store.mapping_check_s)
         self.store.migrate()
         authenticator = PushAuthenticator(config.pushes, tls=True)
         receiver = push_receiver(config, self.store, Tenants(config.tenants), authenticator)

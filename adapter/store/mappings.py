@@ -1,5 +1,8 @@
 """The code mapping: legacy CodeLeerbedrijf → LeerbedrijfId, imported from CSV, learned, and moved along when SBB
-changes an ID. Functions here work inside a transaction the caller owns."""
+changes an ID. Functions here work inside a transaction the caller owns.
+
+Every function that changes code_mapping raises the mapping generation in the same transaction (``_bump``): the
+caches of resolved codes in every process compare it with the one they read their answers under."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -11,7 +14,7 @@ from adapter.errors import MappingImportError
 from adapter.store.engine import insert_for
 from adapter.store.fields import code_problem, leerbedrijf_id_problem
 from adapter.store.model import ImportResult, LineProblem
-from adapter.store.schema import code_mapping, subscription, subscription_intent
+from adapter.store.schema import code_mapping, mapping_generation, subscription, subscription_intent
 
 MAPPING_COLUMNS = ("code_leerbedrijf", "leerbedrijf_id")
 _CHUNK = 500  # keys per IN (...) list
@@ -20,6 +23,30 @@ _CHUNK = 500  # keys per IN (...) list
 def resolve(connection: Connection, code: str) -> str | None:
     return connection.execute(
         select(code_mapping.c.leerbedrijf_id).where(code_mapping.c.code == code)).scalar_one_or_none()
+
+
+# One statement, so one snapshot on both databases (PostgreSQL's READ COMMITTED takes one per statement): the answer
+# is never newer or older than the generation it is tagged with.
+_RESOLVE_WITH_GENERATION = select(
+    mapping_generation.c.generation,
+    select(code_mapping.c.leerbedrijf_id).where(code_mapping.c.code == bindparam("code")).scalar_subquery())
+
+
+def resolve_with_generation(connection: Connection, code: str) -> tuple[int, str | None]:
+    """(the mapping generation, the code's LeerbedrijfId or None), read together."""
+    row = connection.execute(_RESOLVE_WITH_GENERATION, {"code": code}).one()
+    return int(row[0]), row[1]
+
+
+def generation(connection: Connection) -> int:
+    return connection.execute(select(mapping_generation.c.generation)).scalar_one()
+
+
+def _bump(connection: Connection) -> None:
+    """Called by every change of code_mapping, in its transaction, as its last write: on PostgreSQL the row lock
+    queues concurrent mapping writers until commit (harmless: imports, ID changes and newly learned old-style codes
+    are rare), and a transaction that holds it waits for no other lock, so it cannot be part of a deadlock."""
+    connection.execute(update(mapping_generation).values(generation=mapping_generation.c.generation + 1))
 
 
 def _lookup(connection: Connection, codes: Sequence[str]) -> dict[str, str]:
@@ -72,10 +99,13 @@ def load(connection: Connection, wanted: dict[str, str], now: datetime) -> Impor
         connection.execute(code_mapping.insert(), added)
     if changed:
         connection.execute(update(code_mapping).where(code_mapping.c.code == bindparam("b_code")), changed)
+    if added or changed:
+        _bump(connection)
     return ImportResult(added=len(added), updated=len(changed), unchanged=len(wanted) - len(added) - len(changed))
 
 
-def upsert(connection: Connection, code: str, leerbedrijf_id: str, now: datetime) -> None:
+def _upsert(connection: Connection, code: str, leerbedrijf_id: str, now: datetime) -> None:
+    """Only inside follow_id_change, which bumps the generation once for all its changes."""
     stmt = insert_for(connection)(code_mapping).values(code=code, leerbedrijf_id=leerbedrijf_id, updated_at=now)
     connection.execute(stmt.on_conflict_do_update(
         index_elements=[code_mapping.c.code],
@@ -94,9 +124,10 @@ def follow_id_change(connection: Connection, old_id: str, new_id: str, now: date
         return
     connection.execute(update(code_mapping).where(code_mapping.c.leerbedrijf_id == old_id)
                        .values(leerbedrijf_id=new_id, updated_at=now))
-    upsert(connection, old_id, new_id, now)
+    _upsert(connection, old_id, new_id, now)
     for table in (subscription, subscription_intent):
         _move_keyed_rows(connection, table, old_id, new_id)
+    _bump(connection)
 
 
 def _move_keyed_rows(connection: Connection, table, old_id: str, new_id: str) -> None:

@@ -110,6 +110,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (tenant_oin, proposal_key))""",
         "CREATE INDEX ix_voordracht_made_at ON voordracht (made_at)",
     )),
+    Migration(5, "mapping generation: bumped with every change of code_mapping, so cached codes notice it", (
+        """CREATE TABLE mapping_generation (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            generation BIGINT NOT NULL)""",
+        "INSERT INTO mapping_generation (id, generation) VALUES (1, 0)",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -45,6 +45,15 @@ code_mapping = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# One row: a number that every transaction changing code_mapping raises, in that transaction. Each Store caches
+# resolved codes tagged with the generation they were read under and drops them when it sees a newer one
+# (store/codecache.py), so a change made by another process is noticed with one small read.
+mapping_generation = Table(
+    "mapping_generation", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+)
+
 # crebo is '' for a subscription on the whole company (WL 2.0 allows subscriptions without Crebonummer), so that
 # the (tenant_oin, leerbedrijf_id, crebo) unique keys hold on both databases (NULLs would never collide).
 subscription = Table(

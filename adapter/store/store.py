@@ -1,16 +1,16 @@
 """``Store``: the adapter's durable store over SQLite or PostgreSQL. Each public method is one transaction."""
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-from cachetools import TTLCache
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.errors import StoreUnavailable
 from adapter.store import mappings, migrations, mutations, overview, subscriptions, voordrachten
+from adapter.store.codecache import MISSING, CodeCache
 from adapter.store.engine import make_engine, read_transaction, write_transaction
 from adapter.store.fields import LEERBEDRIJF_ID, code_problem, leerbedrijf_id_problem
 from adapter.store.model import (
@@ -26,7 +26,7 @@ from adapter.store.sync import SyncPlan
 from adapter.translate.tables import ID_CHANGE
 
 DEFAULT_RETENTION = timedelta(days=30)
-_UNKNOWN = object()  # "not in the cache", as distinct from a cached "no mapping" (None)
+DEFAULT_MAPPING_CHECK_S = 1.0  # as [store] mapping_check_s (adapter/config.py)
 
 
 def utc_now() -> datetime:
@@ -35,17 +35,17 @@ def utc_now() -> datetime:
 
 class Store:
     """Construct from a URL: ``sqlite:///PATH`` (one host) or ``postgresql+psycopg://...`` (several processes).
-    ``clock`` returns the current time (timezone-aware); call ``migrate()`` once at start."""
+    ``clock`` returns the current time (timezone-aware); call ``migrate()`` once at start.
 
-    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now, mapping_cache_s: float = 0.0):
+    Resolved codes are cached (store/codecache.py): a change of the mapping made through this Store is seen at once,
+    one made by another process (an import, an ID change pushed to another worker or instance) at the latest
+    ``mapping_check_s`` seconds after its commit; 0 reads the store on every lookup."""
+
+    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now,
+                 mapping_check_s: float = DEFAULT_MAPPING_CHECK_S):
         self.engine = make_engine(url)
         self.clock = clock
-        # Every WL 1.0 call resolves a code; with ``mapping_cache_s`` > 0 the answer is kept that long, so a hot code
-        # costs no query. This process's own changes clear it at once; another process's (an import, an ID change
-        # pushed to another worker or instance) are seen only after ``mapping_cache_s``: off by default, since in
-        # that window an old code resolves to the old LeerbedrijfId.
-        self._codes: TTLCache | None = TTLCache(50_000, mapping_cache_s) if mapping_cache_s > 0 else None
-        self._codes_lock = threading.Lock()
+        self._codes = CodeCache(mapping_check_s)
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -69,46 +69,40 @@ class Store:
 
     # -- code mapping ---------------------------------------------------------------------------------------
     def resolve_code(self, code: str) -> str | None:
-        if self._codes is None:
-            return self._resolve_code(code)
-        with self._codes_lock:
-            found = self._codes.get(code, _UNKNOWN)
-        if found is _UNKNOWN:
-            found = self._resolve_code(code)
-            with self._codes_lock:
-                self._codes[code] = found
+        """The code's LeerbedrijfId from the mapping table, or None."""
+        found = self._codes.get(code)
+        if found is MISSING:
+            read_at = self._codes.clock()  # before the query: see codecache.py
+            with read_transaction(self.engine) as c:
+                generation, found = mappings.resolve_with_generation(c, code)
+            self._codes.put(code, found, generation, read_at)
         return found
 
-    def _resolve_code(self, code: str) -> str | None:
-        with read_transaction(self.engine) as c:
-            return mappings.resolve(c, code)
-
-    def _mapping_changed(self) -> None:
-        if self._codes is not None:
-            with self._codes_lock:
-                self._codes.clear()
+    @contextmanager
+    def _changing_mapping(self) -> Iterator[Connection]:
+        """A write transaction that may change the mapping: the cache learns the generation it committed."""
+        with write_transaction(self.engine) as c:
+            yield c
+            generation = mappings.generation(c)
+        self._codes.changed(generation)
 
     def add_mapping(self, code: str, leerbedrijf_id: str) -> None:
         """Map (or re-map) one code, e.g. an old-style code that WL 2.0 identified."""
         for problem in (code_problem(code), leerbedrijf_id_problem(leerbedrijf_id)):
             if problem:
                 raise ValueError(problem)
-        with write_transaction(self.engine) as c:
+        with self._changing_mapping() as c:
             mappings.load(c, {code: leerbedrijf_id}, self.clock())
-        self._mapping_changed()
 
     def import_mappings(self, rows: Iterable[Sequence]) -> ImportResult:
         """Rows of (line_no, code, leerbedrijf_id), all or nothing; MappingImportError lists every bad line."""
         wanted = mappings.parse_rows(rows)
-        with write_transaction(self.engine) as c:
-            result = mappings.load(c, wanted, self.clock())
-        self._mapping_changed()
-        return result
+        with self._changing_mapping() as c:
+            return mappings.load(c, wanted, self.clock())
 
     def follow_id_change(self, old_id: str, new_id: str) -> None:
-        with write_transaction(self.engine) as c:
+        with self._changing_mapping() as c:
             mappings.follow_id_change(c, old_id, new_id, self.clock())
-        self._mapping_changed()
 
     def resolve_locally(self, code: str) -> str | None:
         """The mapping table, else the code itself when it is already a LeerbedrijfId (no WL 2.0 lookup)."""
@@ -176,11 +170,11 @@ class Store:
             existing = mutations.find_volgnummer(c, tenant_oin, m.mutatie_id)
         if existing is not None:
             return StoredMutation(existing, created=False)
+        if m.soort == ID_CHANGE:  # the mapping follows the new id in the same transaction
+            with self._changing_mapping() as c:
+                return mutations.store_mutation(c, tenant_oin, m, self.clock())
         with write_transaction(self.engine) as c:
-            stored = mutations.store_mutation(c, tenant_oin, m, self.clock())
-        if m.soort == ID_CHANGE:  # the mapping followed the new id in the same transaction
-            self._mapping_changed()
-        return stored
+            return mutations.store_mutation(c, tenant_oin, m, self.clock())
 
     def mutations_after(self, tenant_oin: str, vanaf: int, limit: int) -> list[StoredMutationRow]:
         """The school's mutations after ``vanaf``; those up to it are marked delivered. Asking again from the same

@@ -8,10 +8,12 @@ GeefMutaties through either adapter serves all of them, numbered without gaps, e
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
 
+from adapter.store.store import DEFAULT_MAPPING_CHECK_S
 from tests.support.mutations import (
     CompanyPool,
     School,
@@ -59,7 +61,9 @@ def adapters(sim, pg_url, tmp_path_factory):
     a = AdapterServer(workdir / "a", f"{sim.url}/wl2", store_url=pg_url, extra=extra, workers=2)
     b = None
     try:
-        b = AdapterServer(workdir / "b", f"{sim.url}/wl2", store_url=pg_url, extra=extra, workers=2)
+        # a caches resolved codes as shipped ([store] mapping_check_s = 1); b reads the mapping on every call
+        b = AdapterServer(workdir / "b", f"{sim.url}/wl2", store_url=pg_url, extra=extra, workers=2,
+                          env={"WL_ADAPTER_STORE_MAPPING_CHECK_S": "0"})
         import_sim_mapping(a, workdir)  # one database: imported once, seen by both
         yield a, b
     finally:
@@ -130,11 +134,23 @@ def test_withdrawal_and_id_change_through_postgres(sim, adapters, pool):
     company, (crebo, *_) = pool.take(old_code=True)
     old_id, old_code, new_id = company["leerbedrijfId"], company["codeLeerbedrijf"], "660000000001"
     subscribe(sim, a, school, old_code, old_id, crebo)
+    for server in (a, b):  # the workers (most likely all four) have resolved old_code -> old_id
+        for _ in range(4):
+            assert verify(server, school.licence, old_code, crebo)["Signaalcode"] == 0
     first = fire(sim, soort="LEERBEDRIJFID_GEWIJZIGD", leerbedrijfId=old_id, nieuwLeerbedrijfId=new_id)
-    wait_acknowledged(sim, [p["mutatieId"] for p in first])
-    for server in (a, b):  # old keys resolve through either adapter (the mapping lives in the shared store)
+    wait_acknowledged(sim, [p["mutatieId"] for p in first])  # stored by one of a's workers, committed
+    acknowledged = time.monotonic()
+    # old keys resolve through either adapter to the new id (the mapping lives in the shared store; WL 2.0 no
+    # longer knows the old id). b reads the mapping on every call: at once, through both its workers.
+    for _ in range(4):
         for code in (old_id, old_code):
-            assert verify(server, school.licence, code, crebo)["Signaalcode"] == 0, (server.url, code)
+            assert verify(b, school.licence, code, crebo)["Signaalcode"] == 0, (b.url, code)
+    # a keeps the default: a worker that did not store the push may answer from its cache for up to
+    # mapping_check_s (1 s) after the commit; after that, every worker of a has followed the change
+    time.sleep(max(0.0, acknowledged + DEFAULT_MAPPING_CHECK_S + 0.5 - time.monotonic()))
+    for _ in range(4):
+        for code in (old_id, old_code):
+            assert verify(a, school.licence, code, crebo)["Signaalcode"] == 0, (a.url, code)
     second = fire(sim, soort="ERKENNING_INGETROKKEN", leerbedrijfId=new_id, crebonummer=crebo,
                   ingangsdatum="2026-12-31", toelichting="Ingetrokken")
     wait_acknowledged(sim, [p["mutatieId"] for p in second])

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import inspect, select
 
 from adapter.errors import SchemaTooNew, StoreUnavailable
-from adapter.store import LATEST_VERSION, Mutation, Store
-from adapter.store.engine import read_transaction
+from adapter.store import LATEST_VERSION, Mutation, Store, mappings
+from adapter.store.engine import read_transaction, write_transaction
 from adapter.store.migrations import MIGRATIONS, Migration, migrate
-from adapter.store.schema import metadata, schema_version
+from adapter.store.schema import code_mapping, metadata, schema_version
 from tests.support.servers import ROOT
 from tests.support.store import SCHOOL, guid
 
@@ -96,3 +96,20 @@ def test_an_old_adapter_refuses_a_newer_schema(store, clock):
 def test_migrations_must_be_ordered(store, clock):
     with pytest.raises(ValueError, match="distinct rising versions"):
         migrate(store.engine, clock(), (*MIGRATIONS, *MIGRATIONS))
+
+
+def test_upgrade_to_the_mapping_generation_keeps_the_mappings(store_url, clock):
+    """Migration 5 on a store with mappings: they resolve as before, the generation starts at 0 and rises."""
+    s = Store(store_url, clock=clock)
+    migrate(s.engine, clock(), MIGRATIONS[:4])
+    with write_transaction(s.engine) as c:
+        c.execute(code_mapping.insert().values(code="OLD", leerbedrijf_id="100", updated_at=clock()))
+    assert s.migrate() == [5]
+
+    def generation() -> int:
+        with read_transaction(s.engine) as c:
+            return mappings.generation(c)
+    assert (generation(), s.resolve_code("OLD")) == (0, "100")
+    s.add_mapping("OLD", "200")
+    assert (generation(), s.resolve_code("OLD")) == (1, "200")
+    s.close()
