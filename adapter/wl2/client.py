@@ -113,12 +113,12 @@ class _RequestCheck(Plugin):
     def egress(self, envelope, http_headers, operation, binding_options):
         ex = getattr(self.local, "exchange", None)
         if ex is not None:
-            ex.request = etree.tostring(envelope)
             mode = self.policy.mode("wl2_request", ex.wl1_operation)
             message = _message(envelope)
             if mode != "off" and message is not None:
                 ex.request_problems = WL2.validate(message)
                 if ex.request_problems and mode == "enforce":
+                    ex.request = etree.tostring(envelope)  # for the audit: what would have been sent
                     raise RequestNotExpressible(ex.operation, ex.request_problems)
         return envelope, http_headers
 
@@ -226,10 +226,10 @@ class Wl2Client:
             raise UpstreamError(f"WL 2.0 request could not be built: {type(exc).__name__}: {exc}") from None
         finally:
             self._plugin.local.exchange = None
+        exchange.request = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")  # as sent
         self._transport.local.timeout = timeout
         try:
-            response = self._transport.post(self.cfg.url, etree.tostring(envelope, xml_declaration=True,
-                                                                         encoding="utf-8"),
+            response = self._transport.post(self.cfg.url, exchange.request,
                                             {"Content-Type": CONTENT_TYPE,
                                              "SOAPAction": f'"{addressing.action(operation)}"'})
         except AnswerTooLarge as exc:  # asking again would only bring the same flood
