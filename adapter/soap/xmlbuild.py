@@ -2,6 +2,12 @@
 
 Used for the WL 1.0 answers (so spyne never instantiates its XSD-parsed result classes, which cost half the CPU of
 a 25-result search) and for the WL 2.0 messages the adapter writes itself (the push acknowledgement).
+
+A WL 1.0 answer is written as text (``markup``) and parsed once (``parse_own``): a search answer has hundreds of
+values, and one ``etree.SubElement`` plus one ``.text`` per value was the largest cost of a call (measured with
+bench/profile_calls.py); joining strings and letting libxml2 build the tree in C is a fraction of that. The tree
+is the same one ``fill`` builds: every value escaped as lxml escapes text, a value XML cannot carry refused with a
+``ValueError`` as lxml refuses it (tests/soap/test_xmlbuild.py holds the two ways against each other).
 """
 from __future__ import annotations
 
@@ -10,6 +16,17 @@ from datetime import date, datetime
 from lxml import etree
 
 from adapter import ns
+
+# What lxml says when a text holds a character XML 1.0 forbids (a C0 control character, U+FFFE, U+FFFF); a lone
+# surrogate fails earlier, in the UTF-8 encoding, with a UnicodeEncodeError (a ValueError) in both ways.
+NOT_XML_TEXT = "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters"
+
+# An empty string: lxml writes an element whose text was set to "" as <x></x>, not <x/>; an empty CDATA section
+# parses (CDATA stripped) to exactly that text.
+_EMPTY_TEXT = "<![CDATA[]]>"
+
+# Only our own text is parsed here: no DTD, no entities, no network; comments and blank text kept as written.
+_OWN_TEXT = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, collect_ids=False)
 
 
 def _text(value) -> str:
@@ -38,3 +55,70 @@ def fill(parent: etree._Element, data: dict, namespace: str) -> etree._Element:
 
 def message(name: str, data: dict, namespace: str = ns.WL2) -> etree._Element:
     return fill(etree.Element(f"{{{namespace}}}{name}", nsmap={None: namespace}), data, namespace)
+
+
+def escape(text: str) -> str:
+    """``text`` as character data, as lxml writes it: &, < and > as entities, a carriage return as ``&#13;`` (a
+    literal one would be read back as a line feed). Characters XML forbids are left for ``parse_own`` to refuse."""
+    if not text:
+        return _EMPTY_TEXT
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    return text
+
+
+def markup(data: dict, prefix: str) -> str:
+    """``data`` as the text of the elements ``fill`` would append, each named ``prefix:name``."""
+    tags = _TAGS.get(prefix)
+    if tags is None:
+        tags = _TAGS[prefix] = _Tags(prefix)
+    parts: list[str] = []
+    _write(parts, data, tags)
+    return "".join(parts)
+
+
+class _Tags(dict):
+    """name -> (start tag, end tag) with one prefix, made once per name (names are the XSD's: a few dozen)."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, name: str) -> tuple[str, str]:
+        pair = self[name] = (f"<{self.prefix}:{name}>", f"</{self.prefix}:{name}>")
+        return pair
+
+
+_TAGS: dict[str, _Tags] = {}
+
+
+def _write(parts: list[str], data: dict, tags: _Tags) -> None:
+    # the exact classes first (almost every value is a str or an int), then ``fill``'s own order of tests
+    append = parts.append
+    for name, value in data.items():
+        if value is None:
+            continue
+        start, end = tags[name]
+        for item in value if isinstance(value, list) else (value,):
+            cls = item.__class__
+            if cls is str:
+                if not item or "&" in item or "<" in item or ">" in item or "\r" in item:
+                    item = escape(item)
+                append(f"{start}{item}{end}")
+            elif cls is int:
+                append(f"{start}{item}{end}")
+            elif isinstance(item, dict):
+                append(start)
+                _write(parts, item, tags)
+                append(end)
+            else:
+                append(start + escape(_text(item)) + end)
+
+
+def parse_own(text: str) -> etree._Element:
+    """The tree of a document this process wrote itself (``markup``). A character XML 1.0 forbids is refused as
+    lxml refuses it in ``.text`` (a ``ValueError``), never passed on in a malformed document."""
+    try:
+        return etree.fromstring(text.encode("utf-8"), _OWN_TEXT)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"{NOT_XML_TEXT} ({exc})") from None

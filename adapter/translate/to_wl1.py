@@ -96,6 +96,17 @@ def verifieer(body: dict) -> dict:
     return outcome(2)
 
 
+def _erkenning(erkenning: dict) -> dict:
+    """A search result's recognition: Omschrijving and Leerweg only when WL 2.0 gave them."""
+    result = {"Crebonummer": values.crebo_to_wl1(erkenning["Crebonummer"])}
+    omschrijving, leerweg = erkenning.get("Omschrijving"), erkenning.get("Leerweg")
+    if omschrijving is not None:
+        result["Omschrijving"] = omschrijving
+    if leerweg is not None:
+        result["Leerweg"] = leerweg
+    return result
+
+
 def zoeken(body: dict) -> dict:
     if not _ok(body):
         return not_ok(body["Signalering"], "ZoekenLeerbedrijfOfLeerplaats")
@@ -110,11 +121,7 @@ def zoeken(body: dict) -> dict:
         item["Vestigingsadres"] = values.adres_wl1(r["Vestigingsadres"])
         erkenning = r.get("Erkenning")
         if erkenning:
-            item["Erkenning"] = {k: v for k, v in {
-                "Crebonummer": values.crebo_to_wl1(erkenning["Crebonummer"]),
-                "Omschrijving": erkenning.get("Omschrijving"),
-                "Leerweg": erkenning.get("Leerweg"),
-            }.items() if v is not None}
+            item["Erkenning"] = _erkenning(erkenning)
             if erkenning.get("Leerweg"):
                 item["Leerweg"] = erkenning["Leerweg"]
         if plaats:

@@ -63,12 +63,15 @@ class Answer:
     operation: str
     result: dict
 
-    def element(self) -> etree._Element:
-        """``<XResponse><XResult>…</XResult></XResponse>`` in the WL 1.0 namespace."""
-        response = etree.Element(f"{{{WL1_NS}}}{self.operation}Response")
-        result = etree.SubElement(response, f"{{{WL1_NS}}}{self.operation}Result")
-        xmlbuild.fill(result, self.result, WL1_NS)
-        return response
+    def envelope(self, version: SoapVersion) -> etree._Element:
+        """``<soap:Envelope><soap:Body><tns:XResponse><tns:XResult>…`` with the prefixes spyne's envelope had
+        (``tns`` declared beside ``soap`` on the envelope), written as text and parsed once (soap/xmlbuild.py).
+        A value XML cannot carry raises ``ValueError``."""
+        op = self.operation
+        return xmlbuild.parse_own(
+            f'<soap:Envelope xmlns:tns="{WL1_NS}" xmlns:soap="{version.env_ns}"><soap:Body>'
+            f"<tns:{op}Response><tns:{op}Result>{xmlbuild.markup(self.result, 'tns')}</tns:{op}Result>"
+            f"</tns:{op}Response></soap:Body></soap:Envelope>")
 
 
 class _Hardened(Soap11):
@@ -128,10 +131,13 @@ class _Hardened(Soap11):
         if message is not self.RESPONSE or not isinstance(answer, Answer):
             return super().serialize(ctx, message)
         self.event_manager.fire_event("before_serialize", ctx)
-        env = self.version.env
-        ctx.out_document = etree.Element(env + "Envelope", nsmap={"tns": WL1_NS, "soap": self.version.env_ns})
-        ctx.out_body_doc = etree.SubElement(ctx.out_document, env + "Body")
-        ctx.out_body_doc.append(answer.element())
+        try:
+            ctx.out_document = answer.envelope(self.version)
+        except ValueError as exc:  # a value XML cannot carry (a control character, a lone surrogate)
+            log.error("WL 1.0 %s answer holds a character XML cannot carry: %s", answer.operation, exc)
+            _unanswerable(ctx)
+        else:
+            ctx.out_body_doc = ctx.out_document[0]
         self.event_manager.fire_event("after_serialize", ctx)
 
 
@@ -220,13 +226,18 @@ def _answer_validator(policy: ValidationPolicy):
         if problems:
             log.error("WL 1.0 %s answer violates the XSD (%s): %s", operation, mode, "; ".join(map(str, problems)))
             if mode == "enforce":
-                # spyne has already chosen HTTP 200 and would keep this document if we raised: replace both
-                version = getattr(ctx.out_protocol, "version", SOAP11)
-                ctx.out_document = envelope(fault_element(
-                    "Server", "the adapter could not make an answer that matches the WL 1.0 schema", version),
-                    version=version)
-                ctx.transport.resp_code = "500 Internal Server Error"
+                _unanswerable(ctx)
     return validate_answer
+
+
+def _unanswerable(ctx) -> None:
+    """Answer a soap:Server fault in place of an answer the adapter could not make. spyne has already chosen HTTP
+    200 and would keep (or write) its own document if we raised: replace both."""
+    version = getattr(ctx.out_protocol, "version", SOAP11)
+    ctx.out_document = envelope(fault_element(
+        "Server", "the adapter could not make an answer that matches the WL 1.0 schema", version), version=version)
+    ctx.out_body_doc = None
+    ctx.transport.resp_code = "500 Internal Server Error"
 
 
 class Wl1Wsgi:

@@ -6,21 +6,34 @@ validated against the frozen XSD by then, so walking it once with a table made f
 made once per process (xmlschema): for every element of every answer, its children in XSD order, whether they repeat,
 and the zeep builtin type that turns text into a value, so values are exactly what zeep would have made: every
 declared child is present (None, or [] for a repeating one, when absent), xs:int is an int, xs:date a date.
+
+The walk is most of what is left of reading a search answer (hundreds of elements), so it does per element only
+what it must: each shape carries a dict of its children's names to copy and, per tag, how to read that child;
+simple children are read in the loop, not by a call each; xs:string text is taken as it is, xs:int and xs:long go
+straight to ``int()`` (zeep's own converter is that call) and an ASCII 'YYYY-MM-DD' to ``date.fromisoformat``;
+every other value goes through zeep's converter. tests/wl2/test_reader.py holds the result against zeep's.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import xmlschema
 from lxml import etree
-from zeep.xsd.types.builtins import default_types
+from zeep.xsd.types.builtins import Date, Integer, Long, String, default_types
 
 from adapter import ns
 from adapter.contracts import WL2
 
 _XSD = f"{{{ns.XSD}}}"
+
+
+# How a child element becomes a value: its text as it is (xs:string and what restricts it), its text through a
+# converter (``_Shape.convert``), or a dict read with its own shape.
+_TEXT, _CONVERTED, _COMPLEX = 0, 1, 2
 
 
 @dataclass
@@ -29,6 +42,31 @@ class _Shape:
 
     convert: Callable[[str], object] | None = None
     children: dict[str, tuple[str, _Shape, bool]] = field(default_factory=dict)  # tag -> (name, shape, repeats)
+    # made from ``children`` once (``_finish``), for the walk: a dict of every child's name to copy (None each),
+    # the names that repeat (a fresh [] each), and per tag (name, how to read it, converter or shape, repeats)
+    template: dict[str, Any] = field(default_factory=dict)
+    lists: tuple[str, ...] = ()
+    entries: dict[str, tuple[str, int, Any, bool]] = field(default_factory=dict)
+
+
+def _int(text: str) -> int:
+    """zeep's xs:int, xs:long and xs:integer are ``int(value)`` (whitespace, a sign, leading zeros as Python
+    takes them): the same call, without zeep's method in between."""
+    return int(text)
+
+
+def _fast_date(zeep_date: Callable[[str], object]) -> Callable[[str], object]:
+    """zeep's xs:date (isodate, after collapsing whitespace), with 'YYYY-MM-DD' in ASCII digits read by
+    ``date.fromisoformat``, which gives the same date for exactly those; anything else (a time zone, whitespace,
+    another form, a date that does not exist) goes to zeep's own converter, so the result is zeep's."""
+    def read_date(text: str) -> object:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+        return zeep_date(text)
+    return read_date
 
 
 def _converter(simple_type) -> Callable[[str], object]:
@@ -37,7 +75,18 @@ def _converter(simple_type) -> Callable[[str], object]:
     while t is not None and not (t.name and t.name.startswith(_XSD) and t.name in default_types):
         t = getattr(t, "base_type", None)
     builtin = default_types[t.name] if t is not None else default_types[f"{_XSD}string"]
+    method = type(builtin).pythonvalue
+    if method is String.pythonvalue:  # ``return value``
+        return _text
+    if method in (Integer.pythonvalue, Long.pythonvalue):  # ``return int(value)``
+        return _int
+    if method is Date.pythonvalue:
+        return _fast_date(builtin.pythonvalue)
     return builtin.pythonvalue
+
+
+def _text(text: str) -> str:
+    return text
 
 
 def _shape(element, shapes: dict) -> _Shape:
@@ -51,7 +100,20 @@ def _shape(element, shapes: dict) -> _Shape:
     for child in xsd_type.content.iter_elements():
         repeats = child.max_occurs is None or child.max_occurs > 1
         shape.children[child.name] = (child.local_name, _shape(child, shapes), repeats)
+    _finish(shape)
     return shape
+
+
+def _finish(shape: _Shape) -> None:
+    shape.template = {name: None for name, _, _ in shape.children.values()}
+    shape.lists = tuple(name for name, _, repeats in shape.children.values() if repeats)
+    for tag, (name, child, repeats) in shape.children.items():
+        if child.convert is None:
+            shape.entries[tag] = (name, _COMPLEX, child, repeats)
+        elif child.convert is _text:
+            shape.entries[tag] = (name, _TEXT, None, repeats)
+        else:
+            shape.entries[tag] = (name, _CONVERTED, child.convert, repeats)
 
 
 @lru_cache(maxsize=None)
@@ -61,22 +123,39 @@ def _shapes() -> dict[str, _Shape]:
     return {element.name: _shape(element, shapes) for element in schema.elements.values()}
 
 
-def _read(element: etree._Element, shape: _Shape):
-    if shape.convert is not None:
-        text = element.text
-        if text is None:
-            return None
-        try:
-            return shape.convert(text)
-        except (TypeError, ValueError):  # as zeep does: an unreadable value is None (the XSD check has spoken)
-            return None
-    result: dict = {name: ([] if repeats else None) for name, _, repeats in shape.children.values()}
+def _value(element: etree._Element, convert: Callable[[str], object]):
+    text = element.text
+    if text is None:
+        return None
+    try:
+        return convert(text)
+    except (TypeError, ValueError):  # as zeep does: an unreadable value is None (the XSD check has spoken)
+        return None
+
+
+def _read(element: etree._Element, shape: _Shape) -> dict:
+    """A complex element: every declared child present, in XSD order. Simple children are read here, in the loop,
+    not by a call each (they are most of an answer's elements)."""
+    result = shape.template.copy()
+    for name in shape.lists:
+        result[name] = []
+    entries = shape.entries
     for child in element:
-        entry = shape.children.get(child.tag) if isinstance(child.tag, str) else None
+        entry = entries.get(child.tag)  # a comment's tag is a function: never an entry
         if entry is None:
             continue  # not in the contract: the XSD check reports it, zeep would skip it too
-        name, child_shape, repeats = entry
-        value = _read(child, child_shape)
+        name, how, reader, repeats = entry
+        if how == _TEXT:
+            value = child.text
+        elif how == _COMPLEX:
+            value = _read(child, reader)
+        else:
+            value = child.text
+            if value is not None:
+                try:
+                    value = reader(value)
+                except (TypeError, ValueError):  # as zeep does: an unreadable value is None
+                    value = None
         if repeats:
             result[name].append(value)
         else:
@@ -86,4 +165,5 @@ def _read(element: etree._Element, shape: _Shape):
 
 def read(message: etree._Element) -> dict:
     """A WL 2.0 message element (``XResponse``) as a dict keyed by local names, in XSD order."""
-    return _read(message, _shapes()[message.tag])
+    shape = _shapes()[message.tag]
+    return _value(message, shape.convert) if shape.convert is not None else _read(message, shape)

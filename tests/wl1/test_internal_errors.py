@@ -5,11 +5,15 @@ get through to the translation."""
 from __future__ import annotations
 
 import threading
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from adapter.store.model import Mutation
+from adapter.store.store import Store
+from tests.support.servers import SCHOOL_OIN
 from tests.support.soap import post, wl1_request
 
 # An IdentificeerLeerbedrijfResponse with a 41-digit LeerbedrijfId: it violates wl2.xsd ([0-9]{1,12}), and
@@ -103,3 +107,20 @@ def test_report_mode_passes_an_answer_with_crossed_addressing_on(crossed_upstrea
     adapter = start_adapter(crossed_upstream, extra='\n[validation]\nwl2_response = "report"\n')
     r = post(adapter.wl1_url, REQUEST, CONTENT_TYPE_PLAIN, timeout=10)
     assert r.status_code == 200 and "<tns:Signaalcode>0</tns:Signaalcode>" in r.text
+
+
+@pytest.mark.parametrize("character", ["\x01", "\x00", "\ufffe"], ids=repr)
+def test_a_stored_value_xml_cannot_carry_is_a_server_fault_not_a_broken_answer(character, broken_upstream,
+                                                                               start_adapter):
+    """Pushes arrive as XML, so a character XML 1.0 forbids cannot come from SBB; a store written by other means
+    could still hold one. The answer cannot be written: a soap:Server fault, never an answer without it (or with
+    an empty Body, as spyne would make of the serialiser's error)."""
+    adapter = start_adapter(broken_upstream)
+    Store(adapter.store_url).store_mutation(SCHOOL_OIN, Mutation(
+        mutatie_id="3f2504e0-4f89-11d3-9a0c-0305e82c3301", soort="ERKENNING_INGETROKKEN", leerbedrijf_id="100001",
+        crebo="25180", ingangsdatum=date(2026, 7, 1), toelichting=f"Ingetrokken{character}"))
+    request = wl1_request("GeefMutaties", "<w:VanafVolgnummer>0</w:VanafVolgnummer>", prolog="")
+    r = post(adapter.wl1_url, request, CONTENT_TYPE_PLAIN, timeout=10)
+    assert r.status_code == 500, r.text
+    assert "<faultcode>soap:Server</faultcode>" in r.text and "GeefMutatiesResponse" not in r.text
+    assert "holds a character XML cannot carry" in adapter.output()

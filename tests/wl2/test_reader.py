@@ -1,6 +1,7 @@
 """The WL 2.0 answer reader gives exactly what zeep's own deserialiser gives, for every example answer."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,50 @@ def test_absent_children_are_none_or_empty_lists_and_values_typed():
     (one,) = read["Resultaten"]["Resultaat"]  # one result is still a list
     assert one["Vestigingsadres"]["Huisnummer"] == 7 and one["Vestigingsadres"]["Huisnummertoevoeging"] is None
     assert one["Erkenning"] is None and one["Leerplaats"] is None
+
+
+# The reader reads 'YYYY-MM-DD' with date.fromisoformat and xs:int / xs:long with int(); everything else goes
+# through zeep's own converters. These lexical forms (valid or not: the reader does not validate) must give what
+# zeep gives, None included.
+DATES = ["2019-08-01", "0001-01-01", "9999-12-31", "2024-02-29", "2019-08-01Z", "2019-08-01+02:00",
+         "2019-08-01-05:00", " 2019-08-01 ", "\n2019-08-01\t", "2019-08-01 ", "2019-02-30", "2023-02-29", "0000-01-01",
+         "2019-13-01", "2019-00-10", "2019-08-00", "20190801", "2019-W31-4", "2019-213", "2019-8-01", "2019-08-1",
+         "２０１９-08-01", "2019-08-0a", "2019-08-+1", "+2019-08-01", "-2019-08-01", "2019-08", "12019-08-01",
+         "2019-08-01T10:00:00", "2019/08/01", "x", " "]
+INTS = ["0", "42", "+7", "-0", "-12", "007", " 42 ", "\t42\n", "1_000", "٤٢", "4.0", "1e3", "x", "+", " ",
+        "2147483648", "9" * 30, "0" * 4400 + "1"]
+
+
+def _verifieer(signaalcode: str, begindatum: str) -> etree._Element:
+    def text(value: str) -> str:
+        return value.replace("&", "&amp;").replace("<", "&lt;")
+    return etree.fromstring(
+        '<VerifieerAccreditatieResponse xmlns="urn:sbb:whitelabel:2.0">'
+        '<BerichtID>3f2504e0-4f89-11d3-9a0c-0305e82c3301</BerichtID>'
+        f'<Signalering><Signaalcode>{text(signaalcode)}</Signaalcode></Signalering>'
+        '<Erkenning><LeerbedrijfId>100001</LeerbedrijfId><Crebonummer>25180</Crebonummer><Leerweg>BBL</Leerweg>'
+        f'<Status>ERKEND</Status><Begindatum>{text(begindatum)}</Begindatum><Einddatum></Einddatum></Erkenning>'
+        '</VerifieerAccreditatieResponse>'.encode())
+
+
+def _by_zeep(message: etree._Element, zeep_client) -> dict:
+    return serialize_object(zeep_client.get_element(message.tag).parse(message, zeep_client.wsdl.types), dict)
+
+
+@pytest.mark.parametrize("begindatum", DATES, ids=repr)
+def test_dates_as_zeep_reads_them(begindatum, zeep_client):
+    message = _verifieer("0", begindatum)
+    assert reader.read(message) == _by_zeep(message, zeep_client)
+
+
+@pytest.mark.parametrize("signaalcode", INTS, ids=lambda v: repr(v)[:20])
+def test_ints_as_zeep_reads_them(signaalcode, zeep_client):
+    message = _verifieer(signaalcode, "2019-08-01")
+    assert reader.read(message) == _by_zeep(message, zeep_client)
+
+
+def test_the_fast_date_is_a_date_and_a_bad_one_none():
+    read = reader.read(_verifieer("0", "2019-08-01"))["Erkenning"]
+    assert type(read["Begindatum"]) is date and read["Begindatum"] == date(2019, 8, 1)
+    assert read["Einddatum"] is None
+    assert reader.read(_verifieer("0", "2019-02-30"))["Erkenning"]["Begindatum"] is None
