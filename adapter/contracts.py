@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import re
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -85,6 +86,7 @@ class Contract:
         self.name = name
         self.namespace = namespace
         self._validators: queue.SimpleQueue[etree.XMLSchema] = queue.SimpleQueue()
+        self._compiling = threading.Lock()
 
     @property
     def xsd(self) -> Path:
@@ -111,6 +113,8 @@ class Contract:
         try:
             return self._validators.get_nowait()
         except queue.Empty:
+            pass
+        with self._compiling:  # libxml2 tidies the schema document while compiling it: one thread at a time
             return etree.XMLSchema(self._schema_doc)
 
     def compile(self) -> None:
