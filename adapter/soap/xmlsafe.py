@@ -147,9 +147,42 @@ class _Probes:
 _probes: dict[Limits, _Probes] = {}
 
 
-def _shape_problem(root: etree._Element, lim: Limits) -> str | None:
+@dataclass(frozen=True)
+class _Bytes:
+    """What the raw document says about its shape before parsing: its size in bytes (no text or value has more
+    characters than that), and how many ``=`` it holds (no element has more attributes than that) when that count
+    can be trusted: ``=`` is the byte 0x3D in UTF-8, the ASCII-compatible encodings, UTF-16 and UTF-32, not in
+    EBCDIC, which libxml2 also reads. A probe that cannot find anything is not run: on a 25-result WL 2.0 answer
+    that halves the checks (measured: 300 to 150 µs)."""
+
+    size: int
+    equals: int | None
+
+    @classmethod
+    def of(cls, data: bytes) -> _Bytes:
+        return cls(len(data), data.count(b"=") if _equals_is_0x3d(data) else None)
+
+
+def _equals_is_0x3d(data: bytes) -> bool:
+    if data.startswith(_WIDE_STARTS):
+        return True
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"<":
+        return False  # EBCDIC (libxml2 detects it by its first bytes), or not XML at all
+    declared = _DECLARED.match(data)
+    try:  # a declaration may switch to an encoding in which '=' is another byte (cp500, utf-7 ...)
+        return declared is None or "<=".encode(declared.group(1).decode("ascii")) == b"<="
+    except (LookupError, UnicodeError):
+        return False
+
+
+_WIDE_STARTS = tuple(start for start, _ in _WIDE_ENCODINGS)
+
+
+def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes | None = None) -> str | None:
     """The first limit the tree passes, in words. (Returned, not raised: an exception's traceback would keep this
     frame, and so the whole oversized tree, alive for as long as the exception is kept.)"""
+    size = raw.size if raw is not None else None
+    equals = raw.equals if raw is not None else None
     probes = _probes.get(lim)
     if probes is None:
         probes = _probes[lim] = _Probes(lim)
@@ -160,7 +193,7 @@ def _shape_problem(root: etree._Element, lim: Limits) -> str | None:
     problem = _namespace_problem(root, lim)  # visits at most max_elements elements, now known
     if problem:
         return problem
-    for el in probes.many_attributes(root):
+    for el in probes.many_attributes(root) if equals is None or equals > lim.max_attributes else ():
         return (f"element '{_shown(_local(el.tag))}' has {len(el.attrib)} attributes, "
                 f"the limit is {lim.max_attributes}")
     for node in probes.long_name(root):
@@ -168,10 +201,10 @@ def _shape_problem(root: etree._Element, lim: Limits) -> str | None:
             return f"element name longer than {lim.max_name_chars} characters: '{_shown(_local(node.tag))}'"
         return (f"attribute name longer than {lim.max_name_chars} characters on element "
                 f"'{_shown(_local(node.getparent().tag))}': '{_shown(_local(node.attrname))}'")
-    for value in probes.long_value(root):
+    for value in probes.long_value(root) if size is None or size > lim.max_attribute_chars else ():
         return (f"attribute '{_shown(_local(value.attrname))}' of element '{_shown(_local(value.getparent().tag))}' "
                 f"is longer than {lim.max_attribute_chars} characters")
-    for text in probes.long_text(root):
+    for text in probes.long_text(root) if size is None or size > lim.max_text_chars else ():
         # lxml calls the element a tail follows its "parent"; the text stands in that element's parent
         holder = text.getparent().getparent() if text.is_tail else text.getparent()
         return f"text in element '{_shown(_local(holder.tag))}' is longer than {lim.max_text_chars} characters"
@@ -234,7 +267,8 @@ def _parse_checked(data: bytes, limits: Limits) -> etree._Element:
         if "Excessive depth" in str(exc):  # libxml2's own hard limit, far above ours
             raise XmlRejected(f"message nested deeper than {limits.max_depth} levels") from None
         raise XmlRejected(f"not well-formed XML: {_syntax_reason(exc)}") from None
-    problem = DTD_REFUSED if root.getroottree().docinfo.internalDTD is not None else _shape_problem(root, limits)
+    problem = (DTD_REFUSED if root.getroottree().docinfo.internalDTD is not None
+               else _shape_problem(root, limits, _Bytes.of(data)))
     if problem:
         del root  # the exception's traceback keeps this frame: not the tree with it
         raise XmlRejected(problem)

@@ -146,6 +146,24 @@ def test_worst_case_refused_in_milliseconds(case):
     assert elapsed < 2.0, f"{case}: {elapsed:.2f} s"  # generous (shared cores); before: 85 s, 19 s
 
 
+# -- probes skipped by what the bytes already show: never a problem missed ------------------------------------------
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "iso-8859-1"])
+@pytest.mark.parametrize("over, edge, expected", [
+    (f"<x{attributes(17)}/>", f"<x{attributes(16)}/>", "17 attributes"),
+    (f"<x>{'t' * 65_537}</x>", f"<x>{'t' * 65_536}</x>", "longer than 65536 characters"),
+    (f'<x v="{"v" * 1025}"/>', f'<x v="{"v" * 1024}"/>', "longer than 1024 characters"),
+])
+def test_the_byte_counts_never_hide_a_problem(encoding, over, edge, expected):
+    """The attribute, value and text probes are skipped when the raw bytes show they cannot find anything (too few
+    '=' or too few bytes); in every encoding a WL client may send, the limits still hold exactly."""
+    def doc(inner: str) -> bytes:
+        return f'<?xml version="1.0" encoding="{encoding}"?><r>{inner}</r>'.encode(encoding)
+
+    with pytest.raises(XmlRejected, match=expected):
+        parse(doc(over))
+    parse(doc(edge))
+
+
 # -- markup-heavy documents: parsed in a thread that ends with them -----------------------------------------------------
 _THREAD_MEMORY = """
 import ctypes, gc, json, sys
