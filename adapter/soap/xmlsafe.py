@@ -178,11 +178,9 @@ def _equals_is_0x3d(data: bytes) -> bool:
 _WIDE_STARTS = tuple(start for start, _ in _WIDE_ENCODINGS)
 
 
-def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes | None = None) -> str | None:
+def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes) -> str | None:
     """The first limit the tree passes, in words. (Returned, not raised: an exception's traceback would keep this
     frame, and so the whole oversized tree, alive for as long as the exception is kept.)"""
-    size = raw.size if raw is not None else None
-    equals = raw.equals if raw is not None else None
     probes = _probes.get(lim)
     if probes is None:
         probes = _probes[lim] = _Probes(lim)
@@ -193,7 +191,7 @@ def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes | None = None)
     problem = _namespace_problem(root, lim)  # visits at most max_elements elements, now known
     if problem:
         return problem
-    for el in probes.many_attributes(root) if equals is None or equals > lim.max_attributes else ():
+    for el in probes.many_attributes(root) if raw.equals is None or raw.equals > lim.max_attributes else ():
         return (f"element '{_shown(_local(el.tag))}' has {len(el.attrib)} attributes, "
                 f"the limit is {lim.max_attributes}")
     for node in probes.long_name(root):
@@ -201,10 +199,10 @@ def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes | None = None)
             return f"element name longer than {lim.max_name_chars} characters: '{_shown(_local(node.tag))}'"
         return (f"attribute name longer than {lim.max_name_chars} characters on element "
                 f"'{_shown(_local(node.getparent().tag))}': '{_shown(_local(node.attrname))}'")
-    for value in probes.long_value(root) if size is None or size > lim.max_attribute_chars else ():
+    for value in probes.long_value(root) if raw.size > lim.max_attribute_chars else ():
         return (f"attribute '{_shown(_local(value.attrname))}' of element '{_shown(_local(value.getparent().tag))}' "
                 f"is longer than {lim.max_attribute_chars} characters")
-    for text in probes.long_text(root) if size is None or size > lim.max_text_chars else ():
+    for text in probes.long_text(root) if raw.size > lim.max_text_chars else ():
         # lxml calls the element a tail follows its "parent"; the text stands in that element's parent
         holder = text.getparent().getparent() if text.is_tail else text.getparent()
         return f"text in element '{_shown(_local(holder.tag))}' is longer than {lim.max_text_chars} characters"
