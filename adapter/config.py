@@ -47,8 +47,8 @@ class ServerConfig:
     body_timeout_s: float = 20.0  # the whole request body must arrive within this (HTTP 408); 0 = no limit
     # the memory ceiling of a worker (docs/figures.md, "Worker memory"): a worker is replaced after max_requests
     # calls (plus up to max_requests_jitter, so workers do not restart together); glibc's malloc arenas are capped
-    max_requests: int = 10000
-    max_requests_jitter: int = 1000
+    max_requests: int = 100000  # a safety net only: 100,000 calls leave a worker where 5,000 do (docs/figures.md)
+    max_requests_jitter: int = 10000
     malloc_arena_max: int = 2  # 0 = glibc's allocator left alone (no arena cap, no mmap threshold, no trimming)
     instance_name: str = ""  # this instance in the metrics (label instance); default host:port
 
