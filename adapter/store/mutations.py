@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from adapter.store import mappings
 from adapter.store.engine import insert_for
@@ -74,11 +74,18 @@ def store_mutation(connection: Connection, tenant_oin: str, m: Mutation, now: da
     return StoredMutation(volgnummer, created=True)
 
 
+# The two queries of every GeefMutaties poll, built once: building a statement costs more than running it
+# (measured: about a third of a GeefMutaties call's CPU went to SQLAlchemy composing these two each time).
+_AFTER = (select(mutation).where(mutation.c.tenant_oin == bindparam("oin"), mutation.c.volgnummer > bindparam("vanaf"))
+          .order_by(mutation.c.volgnummer).limit(bindparam("limit")))
+_UNDELIVERED_UP_TO = (select(mutation.c.volgnummer).where(
+    mutation.c.tenant_oin == bindparam("oin"), mutation.c.volgnummer <= bindparam("vanaf"),
+    mutation.c.delivered_at.is_(None)).limit(1))
+
+
 def mutations_after(connection: Connection, tenant_oin: str, vanaf: int, limit: int) -> list[StoredMutationRow]:
     """The school's mutations with Volgnummer > vanaf, ascending."""
-    t = mutation.c
-    rows = connection.execute(select(mutation).where(t.tenant_oin == tenant_oin, t.volgnummer > vanaf)
-                              .order_by(t.volgnummer).limit(limit))
+    rows = connection.execute(_AFTER, {"oin": tenant_oin, "vanaf": vanaf, "limit": limit})
     return [_row(r) for r in rows]
 
 
@@ -123,9 +130,7 @@ def record_digest(connection: Connection, tenant_oin: str, day, sent_at: datetim
 
 def undelivered_up_to(connection: Connection, tenant_oin: str, vanaf: int) -> bool:
     """Is any of the school's mutations with Volgnummer <= vanaf not yet marked delivered?"""
-    t = mutation.c
-    return connection.execute(select(t.volgnummer).where(t.tenant_oin == tenant_oin, t.volgnummer <= vanaf,
-                                                         t.delivered_at.is_(None)).limit(1)).first() is not None
+    return connection.execute(_UNDELIVERED_UP_TO, {"oin": tenant_oin, "vanaf": vanaf}).first() is not None
 
 
 def mark_delivered(connection: Connection, tenant_oin: str, vanaf: int, now: datetime) -> None:
