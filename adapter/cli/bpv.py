@@ -14,13 +14,9 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-EXIT_UNAVAILABLE, EXIT_UNUSABLE, EXIT_STORE, EXIT_INTERRUPTED = 1, 2, 3, 130
+from adapter.cli.common import CliExit, open_store
 
-
-class _Exit(Exception):
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
+EXIT_UNAVAILABLE, EXIT_UNUSABLE, EXIT_INTERRUPTED = 1, 2, 130  # EXIT_STORE (3): cli/common.py
 
 
 def _tenant(config, name: str):
@@ -28,7 +24,7 @@ def _tenant(config, name: str):
         if name in (t.name, t.oin):
             return t
     known = ", ".join(t.name for t in config.tenants) or "none"
-    raise _Exit(EXIT_UNUSABLE, f"--school: no configured school is named '{name}' (known: {known})")
+    raise CliExit(EXIT_UNUSABLE, f"--school: no configured school is named '{name}' (known: {known})")
 
 
 def _day(text: str | None) -> date:
@@ -37,20 +33,7 @@ def _day(text: str | None) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _Exit(EXIT_UNUSABLE, f"--date: '{text}' is not a date YYYY-MM-DD") from None
-
-
-def _open_store(url: str):
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from adapter.store import Store
-
-    try:
-        store = Store(url)
-        store.migrate()
-    except (ValueError, SQLAlchemyError, RuntimeError) as exc:
-        raise _Exit(EXIT_STORE, f"store: {getattr(exc, 'orig', None) or exc}") from None
-    return store
+        raise CliExit(EXIT_UNUSABLE, f"--date: '{text}' is not a date YYYY-MM-DD") from None
 
 
 def _interrupt_on_sigterm() -> None:
@@ -84,14 +67,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        raise _Exit(EXIT_UNUSABLE, f"configuration: {exc}") from None
+        raise CliExit(EXIT_UNUSABLE, f"configuration: {exc}") from None
     tenant = _tenant(config, args.school)
     day = _day(args.date)
     try:
         columns = parse_column_map(args.columns)
         export = read_export(args.file, columns)
     except UnreadableExport as exc:
-        raise _Exit(EXIT_UNUSABLE, f"{args.file}: {exc}") from None
+        raise CliExit(EXIT_UNUSABLE, f"{args.file}: {exc}") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     identity = check.run_identity(export, tenant.oin, day)
@@ -102,7 +85,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
               file=sys.stderr)
     todo = [row for row in export.rows if row.key not in kept]
     settings = check.Settings(rate=args.rate, workers=args.workers, retries=args.retries, backoff_s=args.retry_backoff)
-    store = _open_store(config.store.url)
+    store = open_store(config.store.url)
     state = check.StateWriter(out, identity, kept)
     progress = _progress(len(export.rows), len(kept), not args.no_progress)
     try:
@@ -110,7 +93,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         checker = check.Checker(store, client, tenant.oin, settings)
         decided = check.check_rows(checker, todo, state, progress)
     except KeyboardInterrupt:
-        raise _Exit(EXIT_INTERRUPTED, f"interrupted; what was checked is kept in {out / check.STATE_FILE}: "
+        raise CliExit(EXIT_INTERRUPTED, f"interrupted; what was checked is kept in {out / check.STATE_FILE}: "
                                       "run the same command again to continue") from None
     finally:
         progress.close()
@@ -137,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # before the check started: nothing to keep
         print("wl-adapter: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _Exit as exc:
+    except CliExit as exc:
         print(f"wl-adapter: {exc}", file=sys.stderr)
         return exc.code
 

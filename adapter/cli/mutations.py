@@ -12,13 +12,9 @@ import functools
 import sys
 from datetime import date, datetime, timezone
 
-EXIT_SEND, EXIT_UNUSABLE, EXIT_STORE = 1, 2, 3
+from adapter.cli.common import CliExit, open_store
 
-
-class _Exit(Exception):
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
+EXIT_SEND, EXIT_UNUSABLE = 1, 2  # EXIT_STORE (3): cli/common.py
 
 
 def _config(path: str):
@@ -27,28 +23,15 @@ def _config(path: str):
     try:
         return load_config(path)
     except ConfigError as exc:
-        raise _Exit(EXIT_UNUSABLE, f"configuration: {exc}") from None
+        raise CliExit(EXIT_UNUSABLE, f"configuration: {exc}") from None
 
 
 def _schools(config, name: str | None) -> list:
     chosen = [t for t in config.tenants if name in (None, t.name, t.oin)]
     if name and not chosen:
         known = ", ".join(t.name for t in config.tenants) or "none"
-        raise _Exit(EXIT_UNUSABLE, f"--school: no configured school is named '{name}' (known: {known})")
+        raise CliExit(EXIT_UNUSABLE, f"--school: no configured school is named '{name}' (known: {known})")
     return chosen
-
-
-def _store(config):
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from adapter.store import Store
-
-    try:
-        store = Store(config.store.url)
-        store.migrate()
-    except (ValueError, SQLAlchemyError, RuntimeError) as exc:
-        raise _Exit(EXIT_STORE, f"store: {getattr(exc, 'orig', None) or exc}") from None
-    return store
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -66,7 +49,7 @@ def _age(received: datetime, now: datetime) -> str:
 def _cmd_list(args: argparse.Namespace) -> int:
     config = _config(args.config)
     (school,) = _schools(config, args.school)
-    store = _store(config)
+    store = open_store(config.store.url)
     try:
         rows = store.list_mutations(school.oin, undelivered_only=args.undelivered)
     finally:
@@ -95,13 +78,13 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 
     config = _config(args.config)
     if not config.notify.smtp_host and not args.dry_run:
-        raise _Exit(EXIT_UNUSABLE, "configuration: [notify] smtp_host is not set: no mail can be sent")
+        raise CliExit(EXIT_UNUSABLE, "configuration: [notify] smtp_host is not set: no mail can be sent")
     schools = [t for t in _schools(config, args.school) if t.bpv_email]
     if not schools:
         print("no school has a bpv_email: nothing to send", file=sys.stderr)
         return 0
     day = date.fromisoformat(args.day) if args.day else date.today()
-    store = _store(config)
+    store = open_store(config.store.url)
     failed = 0
     try:
         for school in schools:
@@ -135,7 +118,7 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         return args.command_func(args)
-    except _Exit as exc:
+    except CliExit as exc:
         print(f"wl-adapter: {exc}", file=sys.stderr)
         return exc.code
 

@@ -10,13 +10,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
-EXIT_BAD_ROWS, EXIT_UNREADABLE, EXIT_STORE = 1, 2, 3
+from adapter.cli.common import CliExit
+from adapter.cli.common import open_store as _open_store
 
-
-class _Exit(Exception):
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
+EXIT_BAD_ROWS, EXIT_UNREADABLE = 1, 2  # EXIT_STORE (3): cli/common.py
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -34,29 +31,19 @@ def store_url(args: argparse.Namespace) -> str:
     try:
         return load_config(args.config).store.url
     except ConfigError as exc:
-        raise _Exit(EXIT_UNREADABLE, f"configuration: {exc}") from None
+        raise CliExit(EXIT_UNREADABLE, f"configuration: {exc}") from None
 
 
 def open_store(args: argparse.Namespace):
     """The store named by --store-url or --config, migrated to the newest schema."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from adapter.store import Store
-
-    url = store_url(args)
-    try:
-        store = Store(url)
-        store.migrate()
-    except (ValueError, SQLAlchemyError, RuntimeError) as exc:
-        raise _Exit(EXIT_STORE, f"store: {getattr(exc, 'orig', None) or exc}") from None
-    return store
+    return _open_store(store_url(args))
 
 
 def _run(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
-        except _Exit as exc:
+        except CliExit as exc:
             print(f"wl-adapter: {exc}", file=sys.stderr)
             return exc.code
     return run
@@ -70,7 +57,7 @@ def _import(args: argparse.Namespace, columns: tuple[str, ...], load) -> int:
     try:
         rows = read_rows(args.file, columns)
     except UnreadableFile as exc:
-        raise _Exit(EXIT_UNREADABLE, f"{args.file}: {exc}") from None
+        raise CliExit(EXIT_UNREADABLE, f"{args.file}: {exc}") from None
     store = open_store(args)
     try:
         result = load(store, rows)
@@ -127,16 +114,16 @@ def _cmd_subscriptions_sync(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        raise _Exit(EXIT_UNREADABLE, f"configuration: {exc}") from None
+        raise CliExit(EXIT_UNREADABLE, f"configuration: {exc}") from None
     tenants = [t for t in config.tenants if args.tenant in (None, t.oin)]
     if not tenants:
-        raise _Exit(EXIT_UNREADABLE, f"no configured school has OIN {args.tenant}" if args.tenant
+        raise CliExit(EXIT_UNREADABLE, f"no configured school has OIN {args.tenant}" if args.tenant
                     else "the configuration has no schools ([[tenants]])")
     store = open_store(args)
     try:
         results = sync_subscriptions(store, Wl2Clients(config.upstream), tenants, config.afleveradres)
     except UpstreamUnavailable as exc:
-        raise _Exit(EXIT_BAD_ROWS, f"WL 2.0 at {config.upstream.url} is unreachable ({exc}); "
+        raise CliExit(EXIT_BAD_ROWS, f"WL 2.0 at {config.upstream.url} is unreachable ({exc}); "
                                    "nothing more was changed, run the sync again later") from None
     finally:
         store.close()
