@@ -158,10 +158,6 @@ class _Bytes:
     size: int
     equals: int | None
 
-    @classmethod
-    def of(cls, data: bytes) -> _Bytes:
-        return cls(len(data), data.count(b"=") if _equals_is_0x3d(data) else None)
-
 
 def _equals_is_0x3d(data: bytes) -> bool:
     if data.startswith(_WIDE_STARTS):
@@ -230,20 +226,22 @@ def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:
     # A DTD is refused before parsing: entity declarations are the door to XXE and entity expansion.
     if _declares_dtd(_as_text(data)):
         raise XmlRejected(DTD_REFUSED)
+    equals = data.count(b"=")
+    raw = _Bytes(len(data), equals if _equals_is_0x3d(data) else None)
     # '<' and '=' are ASCII in UTF-16 and UTF-32 too, so counting bytes bounds the names in any encoding
-    if limits.isolate_markup and data.count(b"<") + data.count(b"=") > limits.isolate_markup:
-        return _in_own_thread(data, limits)
-    return _parse_checked(data, limits)
+    if limits.isolate_markup and data.count(b"<") + equals > limits.isolate_markup:
+        return _in_own_thread(data, limits, raw)
+    return _parse_checked(data, limits, raw)
 
 
-def _in_own_thread(data: bytes, limits: Limits) -> etree._Element:
+def _in_own_thread(data: bytes, limits: Limits, raw: _Bytes) -> etree._Element:
     """``_parse_checked`` in a short-lived thread (see the module's docstring). The tree is handed over to the
     calling thread, which lxml allows: a document keeps the dictionary it was parsed with alive, not the thread."""
     outcome: list = []
 
     def run() -> None:
         try:
-            outcome.append(_parse_checked(data, limits))
+            outcome.append(_parse_checked(data, limits, raw))
         except XmlRejected as exc:
             outcome.append(XmlRejected(exc.reason, exc.http_status))  # without the parsing thread's frames
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
@@ -258,7 +256,7 @@ def _in_own_thread(data: bytes, limits: Limits) -> etree._Element:
     return result
 
 
-def _parse_checked(data: bytes, limits: Limits) -> etree._Element:
+def _parse_checked(data: bytes, limits: Limits, raw: _Bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
@@ -266,7 +264,7 @@ def _parse_checked(data: bytes, limits: Limits) -> etree._Element:
             raise XmlRejected(f"message nested deeper than {limits.max_depth} levels") from None
         raise XmlRejected(f"not well-formed XML: {_syntax_reason(exc)}") from None
     problem = (DTD_REFUSED if root.getroottree().docinfo.internalDTD is not None
-               else _shape_problem(root, limits, _Bytes.of(data)))
+               else _shape_problem(root, limits, raw))
     if problem:
         del root  # the exception's traceback keeps this frame: not the tree with it
         raise XmlRejected(problem)
