@@ -7,7 +7,8 @@ Three branches, because a WL 1.0 client sees three kinds of failure:
   the pipeline maps every outcome in one place (``translate.to_wl1.outcome_of``).
 * ``SoapFault``: the request itself is refused with a SOAP fault (``Client``: the sender's mistake; ``Server``:
   ours, or a limit of ours).
-* the rest: start-up, store and import problems that stop a command or a process with one clear line.
+* the rest: start-up, store and import problems that stop a command or a process with one clear line, and the
+  WL 2.0 line's ``TransportError``s, which the WL 2.0 client turns into ``UpstreamUnavailable`` (998).
 
 The simulator plays SBB and keeps its own small exceptions (``adapter/simulator/errors.py``).
 """
@@ -96,6 +97,56 @@ class UpstreamError(Outcome):
     """WL 2.0 answered, but not with a usable answer (a fault, an answer that violates its XSD, unreadable)."""
 
     signaalcode = 999
+
+
+# -- the WL 2.0 leg's line: no HTTP answer was read (adapter/wl2/transport.py; the client makes them 998) ------------
+class TransportError(AdapterError):
+    """The request could not be made or its answer not read; ``kind`` is what the metrics count it as."""
+
+    kind = "connection"
+
+
+class ConnectError(TransportError):
+    """No connection: refused, unreachable, or a host name that does not resolve."""
+
+    kind = "refused"
+
+
+class ConnectTimeout(TransportError):
+    """No connection (or TLS handshake) within the connect timeout."""
+
+    kind = "timeout"
+
+
+class TlsError(TransportError):
+    """The TLS handshake failed (an untrusted server, a client certificate refused or unreadable)."""
+
+    kind = "tls"
+
+
+class ReadTimeout(TransportError):
+    """The whole answer did not arrive within the attempt's time. Not retried: asking a slow upstream again only
+    makes it slower."""
+
+    kind = "timeout"
+
+
+class ReadError(TransportError):
+    """The connection was reset or closed while the request was sent or before its answer was complete."""
+
+    kind = "reset"
+
+
+class RemoteProtocolError(TransportError):
+    """What came back is not HTTP."""
+
+    kind = "reset"
+
+
+class AnswerTooLarge(TransportError):
+    """The answer is larger than ``max_response_bytes``: not read further (not retried: it would come again)."""
+
+    kind = "too_large"
 
 
 # -- faults: the request is refused -------------------------------------------------------------------------------

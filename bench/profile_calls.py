@@ -6,8 +6,11 @@ process from the same default configuration compare.py uses, and calls it direct
 WL 1.0 side) N times per operation: first timed (µs per call, wall and this process's CPU), then under cProfile.
 The stand-in still answers over loopback, so the WL 2.0 round trip (its wait included) is in the wall time.
 
+With ``--sample`` the calls are sampled by py-spy (this process, only the thread holding the GIL) instead of
+cProfile, which inflates functions that make many small Python calls: the shares are then CPU as it is spent.
+
 Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
-       [--top 30] [--sort tottime|cumtime]
+       [--top 30] [--sort tottime|cumtime] [--sample]
 """
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ import argparse
 import cProfile
 import hashlib
 import io
+import os
 import pstats
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +52,7 @@ def main() -> None:
     ap.add_argument("--ops", default="VerifieerAccreditatie,Zoeken-E25,GeefDetails-leerplaats")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--sort", default="tottime")
+    ap.add_argument("--sample", action="store_true", help="py-spy (sampling) instead of cProfile")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
     cli = compare.wl_adapter_cli()
@@ -88,6 +95,9 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
                 call(adapter.wsgi, op.wl1)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             print(f"{op.name:24s} {wall * 1e6 / a.calls:7.0f} µs wall/call  {cpu * 1e6 / a.calls:7.0f} µs CPU/call")
+            if a.sample:
+                sample(lambda: call(adapter.wsgi, op.wl1), a.calls, tmp / f"spy-{op.name}.txt", a.top)
+                continue
             prof = cProfile.Profile()
             prof.enable()
             for _ in range(a.calls):
@@ -100,6 +110,25 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
         standin.stop()
         if sim.proc.poll() is None:
             sim.stop()
+
+
+def sample(one_call, calls: int, raw: Path, top: int) -> None:
+    """Make the calls while py-spy samples this process; print self and total shares (compare.summarise_profile)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy_proc = subprocess.Popen([spy, "record", "--pid", str(os.getpid()), "--rate", "500", "--format", "raw",
+                                 "--output", str(raw), "--gil", "--nonblocking"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    for _ in range(calls):
+        one_call()
+    spy_proc.send_signal(2)  # SIGINT: py-spy writes what it has
+    spy_proc.wait(timeout=60)
+    summary = compare.summarise_profile(raw.read_text(), top)
+    print(f"  {summary['samples']} samples")
+    for kind in ("total", "self"):
+        print(f"  {kind}:")
+        for frame, pct in summary[kind]:
+            print(f"    {pct:5.1f} %  {frame}")
 
 
 if __name__ == "__main__":

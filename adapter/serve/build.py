@@ -7,11 +7,10 @@ import json
 import logging
 from datetime import timedelta
 
-import urllib3
-
 from adapter import __version__
 from adapter.config import Config, ValidationPolicy
 from adapter.contracts import compile_all
+from adapter.errors import TransportError
 from adapter.mutations.auth import PushAuthenticator
 from adapter.mutations.push import PushListeners
 from adapter.mutations.receiver import MutationReceiver
@@ -176,9 +175,9 @@ class Adapter:
         """Does WL 2.0 answer HTTP within 1 s? Any HTTP answer counts: the line and the server are up."""
         client = self.upstream.default()
         try:
-            client.http.request("GET", self.config.upstream.url, timeout=1.0, retries=False)
+            client.http.request("GET", client.target, b"", {}, (1.0, 1.0))
             return "ok"
-        except urllib3.exceptions.HTTPError as exc:
+        except TransportError as exc:
             return f"error: {type(exc).__name__}"
 
 

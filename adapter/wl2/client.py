@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import urlsplit
 
-import urllib3
 import zeep
 import zeep.exceptions
 from lxml import etree
@@ -26,13 +26,22 @@ from zeep.plugins import Plugin
 from adapter import ns
 from adapter.config import UpstreamConfig, ValidationPolicy
 from adapter.contracts import WL2, WSA_NS, Problem, wsdl_path
-from adapter.errors import CircuitOpen, RequestNotExpressible, UpstreamError, UpstreamUnavailable, XmlRejected
+from adapter.errors import (
+    AnswerTooLarge,
+    CircuitOpen,
+    ReadTimeout,
+    RequestNotExpressible,
+    TransportError,
+    UpstreamError,
+    UpstreamUnavailable,
+    XmlRejected,
+)
 from adapter.soap import addressing
 from adapter.soap.envelope import CONTENT_TYPE
 from adapter.soap.xmlsafe import Limits, parse
 from adapter.wl2 import reader
 from adapter.wl2.breaker import CircuitBreaker
-from adapter.wl2.transport import AnswerTooLarge, Urllib3Transport, pool
+from adapter.wl2.transport import PackagedOnly, Upstream
 
 log = logging.getLogger("wl_adapter.wl2")
 BINDING = f"{{{ns.WL2}}}WhiteLabel2Binding"
@@ -124,20 +133,6 @@ class _RequestCheck(Plugin):
         return envelope, http_headers
 
 
-def _network_error_kind(exc: urllib3.exceptions.HTTPError) -> str:
-    """What went wrong on the line, for the metrics. (urllib3's NewConnectionError is a subclass of its
-    ConnectTimeoutError, so a refused connection must be recognised before a timeout is.)"""
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return "refused"
-    if isinstance(exc, urllib3.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return "timeout"
-    if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return "reset"
-    return "connection"
-
-
 class Wl2Client:
     def __init__(self, cfg: UpstreamConfig, cert: tuple[str, str] | None = None,
                  breaker: CircuitBreaker | None = None, policy: ValidationPolicy = ValidationPolicy(),
@@ -147,11 +142,12 @@ class Wl2Client:
         self.breaker = breaker or CircuitBreaker(cfg.breaker_failures, cfg.breaker_reset_s)
         self.policy = policy
         self._plugin = _RequestCheck(policy)
-        self.http = pool(cfg, cert)
-        self._transport = Urllib3Transport(self.http, (cfg.connect_timeout_s, cfg.timeout_s), cfg.max_response_bytes)
+        self.http = Upstream(cfg.url, cert=cert, ca=cfg.ca, pool_size=cfg.pool_size,
+                             max_response_bytes=cfg.max_response_bytes)
+        self.target = urlsplit(cfg.url)._replace(scheme="", netloc="", fragment="").geturl() or "/"
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
                                  xml_huge_tree=False)
-        self._client = zeep.Client(str(wsdl_path("wl2")), transport=self._transport, settings=settings,
+        self._client = zeep.Client(str(wsdl_path("wl2")), transport=PackagedOnly(), settings=settings,
                                    plugins=[self._plugin])
         self._service = self._client.create_service(BINDING, cfg.url)
 
@@ -232,22 +228,17 @@ class Wl2Client:
                                                  sender_oin, message_id))
         envelope.insert(0, header)
         exchange.request = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")  # as sent
-        self._transport.local.timeout = timeout
         try:
-            response = self._transport.post(self.cfg.url, exchange.request,
-                                            {"Content-Type": CONTENT_TYPE,
-                                             "SOAPAction": f'"{addressing.action(operation)}"'})
-        except AnswerTooLarge as exc:  # asking again would only bring the same flood
-            exchange.failed("too_large", f"AnswerTooLarge: {exc}")
-            raise UpstreamUnavailable(str(exc)) from None
-        except urllib3.exceptions.HTTPError as exc:  # refused, reset, TLS, timeouts: the network, not an answer
-            exchange.failed(_network_error_kind(exc), f"{type(exc).__name__}: {exc}")
-            # a read timeout (also: the answer not complete within the attempt's time) is not retried: asking a
-            # slow upstream again only makes it slower
-            kind = UpstreamUnavailable if isinstance(exc, urllib3.exceptions.ReadTimeoutError) else _Retryable
+            response = self.http.request("POST", self.target, exchange.request, {
+                "Content-Type": CONTENT_TYPE, "SOAPAction": f'"{addressing.action(operation)}"'}, timeout)
+        except TransportError as exc:  # refused, reset, TLS, timeouts, a flood: the line, not an answer
+            exchange.failed(exc.kind, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, AnswerTooLarge):  # asking again would only bring the same flood
+                raise UpstreamUnavailable(str(exc)) from None
+            # a read timeout (the answer not complete within the attempt's time) is not retried: asking a slow
+            # upstream again only makes it slower
+            kind = UpstreamUnavailable if isinstance(exc, ReadTimeout) else _Retryable
             raise kind(f"WL 2.0 not reachable: {type(exc).__name__}") from None
-        finally:
-            self._transport.local.timeout = None
         return self._answer(operation, exchange, response.status_code, response.content)
 
     def _answer(self, operation: str, exchange: Exchange, status: int, content: bytes) -> dict:

@@ -1,183 +1,262 @@
-"""zeep's transport on urllib3 alone: the WL 2.0 leg needs a pooled keep-alive POST with a per-call timeout and
-mutual TLS, nothing of what requests adds on top (measured: about 0.3 ms less client CPU per call).
+"""The WL 2.0 leg's HTTP: a keep-alive POST to one upstream, over TCP or (mutual) TLS, bounded in time and size.
 
-The answer is bounded twice: in size (``max_response_bytes``, read in chunks, refused past the limit or at once when
-Content-Length announces more) and in time. A socket timeout only bounds one read, so an upstream dripping a byte
-every half second would hold a call for as long as it liked; here every read of the answer, status line and headers
-included, may only wait for what is left of the attempt's time, so the whole answer arrives within it or the attempt
-ends with a ``ReadTimeoutError`` (WL 1.0 998).
+Why not urllib3 (used here until the third round of issue 10): the WL 2.0 leg needs one shape of request to one
+origin, and urllib3 with http.client under it cost ~310 µs of CPU per POST on the bench machine, half of it
+http.client reading the header lines through the ``email`` package; the byte pass-through the adapter is measured
+against pays the same, so it was the largest cost the adapter could still shed. Here a request is one ``sendall``
+of bytes made from a template, and the answer is parsed by ``httptools`` (MagicStack's binding of llhttp, the
+parser of Node.js, which uvicorn uses): ~40 µs per POST in all (bench/profile_calls.py, docs/figures.md). What a
+hand-written client gets wrong is the parsing, and that is llhttp's: chunked bodies, lengths, keep-alive, 1xx.
 
-The WSDL and XSDs are only ever loaded from the package's own files, so ``load`` refuses anything else.
+The answer is bounded twice: in size (``max_response_bytes``: refused as soon as Content-Length announces more or
+the body read passes it) and in time (every read, status line and headers included, may only wait for what is left
+of the attempt's time, so an upstream dripping a byte every half second cannot hold a call longer than that).
+Failures are the ``TransportError`` tree of adapter/errors.py, each with the ``kind`` the metrics count.
+
+Idle connections are kept per upstream (at most ``pool_size``, newest reused first) and are dropped when the
+upstream has closed them (readable while idle) or when a process forks (a gunicorn worker never shares its
+parent's sockets). A connection is never reused after an answer that was not read to its end.
+
+zeep's own transport is kept only to load the WSDL and XSDs, which come from the package and nowhere else.
 """
 from __future__ import annotations
 
-import io
+import collections
+import os
+import select
 import socket
+import ssl
 import threading
 import time
+import weakref
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import urllib3
+import httptools
 import zeep
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from adapter.config import UpstreamConfig
+from adapter.errors import (
+    AnswerTooLarge,
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TlsError,
+)
 
 _CHUNK = 64 * 1024
-_deadline = threading.local()  # .at: time.monotonic() by which the current thread's answer must be complete
-
-
-class AnswerTooLarge(urllib3.exceptions.HTTPError):
-    """The WL 2.0 answer is larger than ``max_response_bytes``: not read further (WL 1.0 998, not retried)."""
 
 
 @dataclass
 class Response:
-    """The part of a requests.Response that zeep reads."""
-
     status_code: int
     content: bytes
-    headers: urllib3.HTTPHeaderDict
-    encoding: str | None = None
+    headers: dict[str, str]  # lower-case names (a repeated header: its last value)
 
 
-class _DeadlineReader(io.RawIOBase):
-    """A socket's receiving side on which every read waits at most until the deadline. It reads through the
-    socket's own ``makefile`` object, which keeps the socket open for the answer after http.client closes the
-    connection (``Connection: close``)."""
+class _Answer:
+    """httptools' callbacks for one answer: headers, body parts and whether the message is complete. Nothing is
+    raised in a callback (httptools would wrap it); the caller checks sizes after each feed."""
 
-    def __init__(self, sock: socket.socket, deadline: float):
-        self.sock = sock
-        self.raw = sock.makefile("rb", buffering=0)
-        self.deadline = deadline
+    __slots__ = ("headers", "parts", "size", "headers_done", "complete", "final_status", "keep_alive", "_parser")
 
-    def readable(self) -> bool:
-        return True
+    def __init__(self):
+        self.headers: dict[str, str] = {}
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.headers_done = self.complete = self.keep_alive = False
+        self.final_status = 0
+        self._parser: httptools.HttpResponseParser = httptools.HttpResponseParser(self)
 
-    def readinto(self, buffer) -> int:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("the WL 2.0 answer did not arrive within the deadline")
-        self.sock.settimeout(remaining)
-        return self.raw.readinto(buffer)
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.parts.append(body)
+        self.size += len(body)
+
+    def on_message_complete(self) -> None:
+        parser = self._parser
+        status = parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows on the same connection
+            self.headers, self.parts, self.size, self.headers_done = {}, [], 0, False
+            return
+        self.final_status = status
+        self.keep_alive = parser.should_keep_alive()  # asked now: llhttp forgets it once the message is over
+        self.complete = True
+
+    def ends_at_close(self) -> bool:
+        """A body without a length that the upstream ends by closing the connection (HTTP/1.0 style)."""
+        return (self.headers_done and "content-length" not in self.headers
+                and "chunked" not in self.headers.get("transfer-encoding", "").lower())
+
+
+_upstreams: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forget_idle_after_fork() -> None:
+    for upstream in list(_upstreams):
+        upstream.idle.clear()  # the parent's sockets: closing them here would not close the parent's
+
+
+os.register_at_fork(after_in_child=_forget_idle_after_fork)
+
+
+class Upstream:
+    """One WL 2.0 origin (scheme, host, port) with its idle keep-alive connections and, for https, its TLS
+    context: the system's CAs or ``ca``, and the client certificate when there is one (mutual TLS)."""
+
+    def __init__(self, url: str, *, cert: tuple[str, str] | None = None, ca: str = "", pool_size: int = 64,
+                 max_response_bytes: int = 16 * 1024 * 1024):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.https = parts.scheme == "https"
+        self.host_header = parts.netloc.rpartition("@")[2]
+        self.cert, self.ca = cert, ca
+        self.pool_size = pool_size
+        self.max_response_bytes = max_response_bytes
+        self.idle: collections.deque[socket.socket] = collections.deque()  # append and pop are atomic
+        self._tls: ssl.SSLContext | None = None
+        self._tls_lock = threading.Lock()
+        _upstreams.add(self)
+
+    # -- requests ---------------------------------------------------------------------------------------------------
+    def head(self, method: str, target: str, headers: dict[str, str], length: int | None) -> bytes:
+        """The request line and headers (``Accept-Encoding: identity``: the answer is never compressed)."""
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}", "Accept-Encoding: identity"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def request(self, method: str, target: str, body: bytes, headers: dict[str, str],
+                timeout: tuple[float, float]) -> Response:
+        """One request: connected within ``timeout[0]``, and the whole answer read within ``timeout[1]`` of the
+        start. Raises a ``TransportError``."""
+        connect, read = timeout
+        deadline = time.monotonic() + read
+        data = self.head(method, target, headers, len(body) if body or method == "POST" else None) + body
+        sock = self._idle_connection() or self._connect(connect)
+        reusable = False
+        try:
+            response, reusable = self._exchange(sock, data, deadline, read)
+        finally:
+            if reusable and len(self.idle) < self.pool_size:
+                self.idle.append(sock)
+            else:
+                sock.close()
+        return response
+
+    def _exchange(self, sock: socket.socket, data: bytes, deadline: float, read: float) -> tuple[Response, bool]:
+        try:
+            _wait(sock, deadline)
+            sock.sendall(data)
+            answer = _Answer()
+            parser = answer._parser
+            while not answer.complete:
+                _wait(sock, deadline)
+                chunk = sock.recv(_CHUNK)
+                if not chunk:
+                    if answer.ends_at_close():
+                        answer.final_status = parser.get_status_code()
+                        break
+                    raise ReadError("the connection was closed before the answer was complete")
+                parser.feed_data(chunk)
+                self._check_size(answer)
+            reusable = answer.complete and answer.keep_alive
+        except TimeoutError:
+            raise ReadTimeout(f"the answer was not complete within {read:g} s") from None
+        except ssl.SSLError as exc:  # also a client certificate refused after a TLS 1.3 handshake
+            raise TlsError(str(exc)) from None
+        except httptools.HttpParserError as exc:
+            raise RemoteProtocolError(f"not an HTTP answer: {exc}") from None
+        except OSError as exc:
+            raise ReadError(f"{type(exc).__name__}: {exc}") from None
+        return Response(answer.final_status, b"".join(answer.parts), answer.headers), reusable
+
+    def _check_size(self, answer: _Answer) -> None:
+        limit = self.max_response_bytes
+        declared = answer.headers.get("content-length", "") if answer.headers_done else ""
+        if declared.isdigit() and int(declared) > limit:
+            raise AnswerTooLarge(f"WL 2.0 announced an answer of {declared} bytes, the limit is {limit}")
+        if answer.size > limit:
+            raise AnswerTooLarge(f"WL 2.0 answer larger than {limit} bytes")
+
+    # -- connections ------------------------------------------------------------------------------------------------
+    def _idle_connection(self) -> socket.socket | None:
+        """The newest idle connection the upstream has not closed: readable while idle means closed (or sending
+        what nobody asked for); either way it cannot carry a request."""
+        while True:
+            try:
+                sock = self.idle.pop()
+            except IndexError:
+                return None
+            if not _readable_now(sock):
+                return sock
+            sock.close()
+
+    def _connect(self, timeout: float) -> socket.socket:
+        where = f"{self.host}:{self.port}"
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=max(timeout, 0.001))
+        except TimeoutError:
+            raise ConnectTimeout(f"connecting to {where} took more than {timeout:g} s") from None
+        except OSError as exc:  # refused, unreachable, a name that does not resolve
+            raise ConnectError(f"cannot connect to {where}: {exc}") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.https:
+            return sock
+        try:
+            return self._tls_context().wrap_socket(sock, server_hostname=self.host)  # the handshake, in time
+        except TimeoutError:
+            sock.close()
+            raise ConnectTimeout(f"the TLS handshake with {where} took more than {timeout:g} s") from None
+        except (ssl.SSLError, OSError) as exc:
+            sock.close()
+            raise TlsError(f"TLS with {where}: {exc}") from None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Made at the first connection, not before: a certificate file that cannot be read fails that call
+        (998, named in the audit trail), as a refused handshake does, rather than a worker's start."""
+        if self._tls is None:
+            with self._tls_lock:
+                if self._tls is None:
+                    context = ssl.create_default_context(cafile=self.ca or None)
+                    if self.cert:
+                        context.load_cert_chain(*self.cert)
+                    self._tls = context
+        return self._tls
 
     def close(self) -> None:
-        self.raw.close()
-        super().close()
+        while self.idle:
+            self.idle.pop().close()
 
 
-class _SocketWithDeadline:
-    """The socket as http.client sees it while it reads one answer: ``makefile`` gives the deadline-bound reader,
-    everything else is the socket itself."""
-
-    def __init__(self, sock: socket.socket, deadline: float):
-        self._sock = sock
-        self._deadline = deadline
-
-    def makefile(self, mode="rb", *args, **kwargs):
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
+def _wait(sock: socket.socket, deadline: float) -> None:
+    """The next send or receive may wait only for what is left of the attempt's time."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    sock.settimeout(remaining)
 
 
-class _DeadlineMixin:
-    def getresponse(self):
-        at = getattr(_deadline, "at", None)
-        if at is None or self.sock is None:
-            return super().getresponse()
-        sock = self.sock
-        self.sock = _SocketWithDeadline(sock, at)  # http.client makes the answer's reader from it right away
-        try:
-            return super().getresponse()
-        finally:
-            if self.sock is not None:  # http.client may have closed the connection (Connection: close)
-                self.sock = sock
+def _readable_now(sock: socket.socket) -> bool:
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
-class _HTTPConnection(_DeadlineMixin, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_DeadlineMixin, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-def pool(cfg: UpstreamConfig, cert: tuple[str, str] | None) -> urllib3.PoolManager:
-    tls: dict = {}
-    if cert:
-        tls.update(cert_file=cert[0], key_file=cert[1])
-    if cfg.ca:
-        tls.update(ca_certs=cfg.ca)
-    manager = urllib3.PoolManager(num_pools=4, maxsize=cfg.pool_size, block=False, retries=False, **tls)
-    manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-    return manager
-
-
-def read_bounded(r: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
-    """The whole body, or ``AnswerTooLarge`` as soon as it is known to pass ``max_bytes``."""
-    declared = r.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise AnswerTooLarge(f"WL 2.0 announced an answer of {declared} bytes, the limit is {max_bytes}")
-    parts, size = [], 0
-    while True:
-        chunk = r.read(_CHUNK)
-        if not chunk:
-            return b"".join(parts)
-        size += len(chunk)
-        if size > max_bytes:
-            raise AnswerTooLarge(f"WL 2.0 answer larger than {max_bytes} bytes")
-        parts.append(chunk)
-
-
-class Urllib3Transport(zeep.Transport):
-    """POSTs through one urllib3 pool; the timeout of each POST comes from the calling thread (attempts of one call
-    share a deadline). Network errors are urllib3's own (``urllib3.exceptions``)."""
-
-    def __init__(self, http: urllib3.PoolManager, timeout: tuple[float, float], max_response_bytes: int):
-        super().__init__(operation_timeout=timeout[1])
-        self.http = http
-        self.default_timeout = timeout
-        self.max_response_bytes = max_response_bytes
-        self.local = threading.local()
-        self._targets: dict[str, tuple[HTTPConnectionPool, str]] = {}
-
-    def _target(self, address: str) -> tuple[HTTPConnectionPool, str]:
-        """The connection pool for ``address`` and the path to ask it for, found once: the pool manager's
-        ``request`` would parse the URL and look the pool up on every call."""
-        found = self._targets.get(address)
-        if found is None:
-            found = self._targets[address] = (self.http.connection_from_url(address),
-                                              urllib3.util.parse_url(address).request_uri)
-        return found
-
-    def post(self, address, message, headers):
-        """One attempt: connected within ``connect``, and the whole answer read within ``read`` of the start."""
-        connect, read = getattr(self.local, "timeout", None) or self.default_timeout
-        _deadline.at = time.monotonic() + read
-        try:
-            pool, path = self._target(address)
-            r = pool.urlopen("POST", path, body=message, headers=headers, preload_content=False, retries=False,
-                             redirect=False, timeout=urllib3.Timeout(connect=connect, read=read))
-            try:
-                content = read_bounded(r, self.max_response_bytes)
-            except BaseException:
-                r.close()  # not read to its end: the connection cannot be used again
-                raise
-            finally:
-                r.release_conn()
-        finally:
-            _deadline.at = None
-        return Response(r.status, content, r.headers)
+class PackagedOnly(zeep.Transport):
+    """zeep's transport, only for loading the WSDL and XSDs: they come from the package, never the network."""
 
     def load(self, url):
         if "://" in url and not url.startswith("file://"):
