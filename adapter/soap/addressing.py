@@ -2,8 +2,8 @@
 Used by both sides: the adapter's WL 2.0 client and push receiver, and the simulator."""
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +24,15 @@ def action(operation: str) -> str:
     return f"{WL2_NS}/{operation}"
 
 
+def guid() -> str:
+    """A random (version 4) GUID as text, what ``str(uuid.uuid4())`` gives, without building a UUID object on the
+    way (a third of the cost; three are made per call)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
 def new_message_id() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
+    return f"urn:uuid:{guid()}"
 
 
 def with_oin(url: str, oin: str) -> str:

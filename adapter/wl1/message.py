@@ -15,6 +15,7 @@ from adapter.translate.tables import WL1_BOOL_FIELDS, WL1_DATE_FIELDS, WL1_INT_F
 from adapter.translate.values import xs_date, xs_integer
 
 _PREFIX = f"{{{WL1_NS}}}"
+_REQUEST, _LICENTIE = _PREFIX + "request", _PREFIX + "Licentie"
 
 
 XML_WHITESPACE = " \t\r\n"
@@ -42,9 +43,10 @@ def to_dict(element: etree._Element) -> dict:
 
 
 def request_of(body: etree._Element) -> etree._Element | None:
-    return body.find(_PREFIX + "request")
+    return next(body.iterchildren(_REQUEST), None)  # (lxml filters by tag in C; ``find`` parses a path first)
 
 
 def licence_of(body: etree._Element) -> str | None:
-    el = body.find(f"{_PREFIX}request/{_PREFIX}Licentie")
+    request = request_of(body)
+    el = next(request.iterchildren(_LICENTIE), None) if request is not None else None
     return el.text if el is not None else None
