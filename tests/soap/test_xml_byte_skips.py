@@ -1,9 +1,10 @@
 """The checks xmlsafe skips because the raw bytes prove they cannot find anything are never skipped wrongly.
 
 xmlsafe spares the namespace walk when the bytes ``xmlns`` occur no more often than the limit allows and each
-occurrence begins a short quoted declaration, and spares the attribute probe when there are too few ``=``. Both hold
-only where the markup is ASCII bytes; a document in UTF-16, UTF-32 or UTF-7 (where any character may be written in
-base64, 'xmlns' as '+AHgAbQBsAG4Acw-', '=' as '+AD0-', and libxml2 reads it so) must still meet every limit.
+occurrence begins a short quoted declaration, the name probe when no run of bytes that a name could be made of is
+longer than a name may be, and the attribute probe when there are too few ``=``. These hold only where the markup is
+ASCII bytes; a document in UTF-16, UTF-32 or UTF-7 (where any character may be written in base64, 'xmlns' as
+'+AHgAbQBsAG4Acw-', '=' as '+AD0-', and libxml2 reads it so) must still meet every limit.
 """
 from __future__ import annotations
 
@@ -36,13 +37,13 @@ def outcome(data: bytes, limits: Limits = LIMITS) -> str:
 
 
 def walked(data: bytes, limits: Limits = LIMITS) -> str:
-    """The outcome with the namespace walk always made."""
-    fit = xmlsafe._namespaces_fit
-    xmlsafe._namespaces_fit = lambda data, lim: False
+    """The outcome with the namespace walk and the name probe always made."""
+    namespaces_fit, names_fit = xmlsafe._namespaces_fit, xmlsafe._names_fit
+    xmlsafe._namespaces_fit = xmlsafe._names_fit = lambda data, lim: False
     try:
         return outcome(data, limits)
     finally:
-        xmlsafe._namespaces_fit = fit
+        xmlsafe._namespaces_fit, xmlsafe._names_fit = namespaces_fit, names_fit
 
 
 # -- namespace declarations: counted and measured in every encoding -------------------------------------------------
@@ -104,6 +105,29 @@ def test_utf7_declarations_and_equals_in_base64_are_counted(long_declaration):
         "element 'r' has 17 attributes, the limit is 16")
 
 
+# -- names: a run of name bytes no longer than the limit -------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_name_one_character_too_long_is_refused(encoding):
+    assert outcome(doc(f"<{'n' * 256}/><p:{'n' * 256} xmlns:p='urn:p'/>", encoding, f" {'a' * 256}='v'")) == (
+        "accepted")
+    assert outcome(doc(f"<{'n' * 257}/>", encoding)).startswith("element name longer than 256 characters")
+    assert outcome(doc(f"<p:{'n' * 257} xmlns:p='urn:p'/>", encoding)).startswith("element name longer than 256")
+    assert outcome(doc("", encoding, f" {'a' * 257}='v'")).startswith("attribute name longer than 256 characters")
+    assert outcome(doc("", encoding, f"\n{'a' * 257}\t=\r'v'")).startswith("attribute name longer than 256")
+
+
+def test_names_of_many_bytes_but_few_characters_are_accepted():
+    """256 characters of two bytes each in UTF-8: the bytes doubt, the probe accepts."""
+    assert outcome(doc(f"<{'é' * 256} {'ä' * 256}='v'/>")) == "accepted"
+    assert outcome(doc(f"<{'é' * 257}/>")).startswith("element name longer than 256 characters")
+    assert outcome(doc("", "utf-8", f" {'ä' * 257}='v'")).startswith("attribute name longer than 256 characters")
+
+
+def test_a_long_run_in_a_text_leaves_it_to_the_probe():
+    assert outcome(doc("t" * 5000 + f"<{'n' * 256}/>")) == "accepted"
+    assert outcome(doc("t" * 5000 + f"<{'n' * 257}/>")).startswith("element name longer than 256 characters")
+
+
 @pytest.mark.parametrize("data, ascii_markup", [
     (b'<r xmlns="urn:a"/>', True),
     (b'\xef\xbb\xbf\n<r/>', True),
@@ -138,7 +162,8 @@ def test_a_wl2_answer_skips_the_walk():
 
 
 def test_random_documents_give_what_the_walk_gives():
-    """Declarations of every kind, near both limits, among lookalikes: skipping never changes an outcome."""
+    """Declarations and names of every kind, near the limits, among lookalikes: skipping never changes an
+    outcome."""
     rng = random.Random(20261130)
     limits = Limits(max_namespaces=6, max_name_chars=12)
 
@@ -146,8 +171,9 @@ def test_random_documents_give_what_the_walk_gives():
         return "u" * rng.choice([1, 11, 12, 12, 12, 13])
 
     pieces = [
-        *[lambda: f' xmlns:p{rng.randrange(10**6)}="{uri()}"'] * 6,
-        *[lambda: f" xmlns:p{rng.randrange(10**6)} =\n'{uri()}'"] * 3,
+        *[lambda: f' xmlns:p{rng.randrange(10**4)}="{uri()}"'] * 6,
+        *[lambda: f" xmlns:p{rng.randrange(10**4)} =\n'{uri()}'"] * 3,
+        lambda: f' {"a" * rng.choice([1, 8, 12, 13])}{rng.randrange(10)}="v"',
         lambda: f' xmlns="{uri()}"',
         lambda: f' xmlns:p{rng.randrange(10**6)}="{"&amp;" * rng.randrange(1, 5)}"',
         lambda: f' a{rng.randrange(10**6)}="xmlns"',
@@ -156,15 +182,19 @@ def test_random_documents_give_what_the_walk_gives():
     ]
     texts = ["", "", "", "", "xmlns", "<!-- xmlns -->", "<![CDATA[xmlns:a='b']]>", "xmlns=\"x\""]
     seen: dict[str, int] = {}
-    skipped = 0
+    skipped = names_skipped = 0
     for _ in range(600):
         attrs = [rng.choice(pieces)() for _ in range(rng.randrange(0, 10))]
-        inner = "".join(f"<e{''.join(attrs[i::3])}>{rng.choice(texts)}</e>" for i in range(1, 3))
+        inner = "".join(f"<{name}{''.join(attrs[i::3])}>{rng.choice(texts)}</{name}>"
+                        for i, name in ((1, "e"), (2, "e" * rng.choice([1, 12, 13]))))
         data = doc(inner, rng.choice(["utf-8", "utf-8", "utf-16", "iso-8859-1"]), "".join(attrs[::3]))
         expected = walked(data, limits)
         assert outcome(data, limits) == expected, data
-        seen[expected.split(":")[0]] = seen.get(expected.split(":")[0], 0) + 1
+        kind = expected.split(":")[0].split(" on element")[0]
+        seen[kind] = seen.get(kind, 0) + 1
         skipped += xmlsafe._ascii_markup(data) and xmlsafe._namespaces_fit(data, limits)
-    # the cases are all there: accepted with and without the walk, refused for each namespace limit
-    assert skipped > 40 and seen["accepted"] > 100, (skipped, seen)
-    assert seen["message declares more than 6 namespaces"] > 15 and seen["namespace URI longer than 12 characters"] > 15
+        names_skipped += xmlsafe._ascii_markup(data) and xmlsafe._names_fit(data, limits)
+    # the cases are all there: accepted with and without the checks, refused for each limit in question
+    assert skipped > 40 and names_skipped > 40 and seen["accepted"] > 100, (skipped, names_skipped, seen)
+    assert seen["element name longer than 12 characters"] > 15 and seen["attribute name longer than 12 characters"] > 15
+    assert seen["message declares more than 6 namespaces"] > 10 and seen["namespace URI longer than 12 characters"] > 15
