@@ -153,14 +153,16 @@ class _Bytes:
     characters than that), how many ``=`` it holds (no element has more attributes than that) when that count can
     be trusted (``=`` is the byte 0x3D in UTF-16, UTF-32 and ``_ascii_markup`` documents, and no other bytes are
     ``=`` there), and whether its namespace declarations and its names are known to fit the limits
-    (``_namespaces_fit``, ``_names_fit``). A probe or walk that cannot find anything is not run: on a 25-result WL
-    2.0 answer that halves the checks (measured: 300 to 150 µs); sparing the namespace walk saves another 50-80 µs,
-    the name probe 120-200 µs (each net of the look at the bytes)."""
+    (``_namespace_declarations``, ``_names_fit``), and whether it has attributes at all. A probe or walk that cannot
+    find anything is not run: on a 25-result WL 2.0 answer that halves the checks (measured: 300 to 150 µs); sparing
+    the namespace walk saves another 50-80 µs, the name probe 120-200 µs, the attribute value probe 20-30 µs (each
+    net of the look at the bytes)."""
 
     size: int
     equals: int | None
     namespaces_fit: bool = False
     names_fit: bool = False
+    no_attributes: bool = False  # every '=' is a namespace declaration's or the XML declaration's
 
 
 # Encodings in which every byte below 0x80 is its ASCII character and no ASCII character is written any other way
@@ -199,15 +201,20 @@ _declarations: dict[int, re.Pattern[bytes]] = {}
 _OTHER_XS = 256  # more 'x' bytes than this that begin no 'xmlns' (texts in base64?): the walk decides
 
 
-def _namespaces_fit(data: bytes, lim: Limits) -> bool:
-    """Do the raw bytes prove that the namespace walk (``_namespace_problem``) would find nothing? Only asked of a
-    document whose markup is ASCII (``_ascii_markup``): there every declaration's name begins with the bytes
-    ``xmlns``. Every 'x' is looked at (``find`` is memchr: 6 µs for a 30 kB answer, where ``count(b"xmlns")`` takes
-    20), and every ``xmlns`` must begin a declaration whose quoted value has at most max_name_chars bytes, none of
-    them '&' (a reference makes it doubt), so no URI has more characters; and there may be no more of them than
-    declarations are allowed. An ``xmlns`` anywhere else (a text, a value, a name too long for the pattern) that
-    does not look like such a declaration leaves it to the walk. No occurrence is skipped because an earlier match
-    covered it: a match that begins inside an attribute value may run into the next attribute."""
+def _namespace_declarations(data: bytes, lim: Limits) -> int | None:
+    """How many namespace declarations there are at most, when the raw bytes prove that the namespace walk
+    (``_namespace_problem``) would find nothing; else None. Only asked of a document whose markup is ASCII
+    (``_ascii_markup``): there every declaration's name begins with the bytes ``xmlns``, after white space. Every
+    'x' is looked at (``find`` is memchr: 6 µs for a 30 kB answer, where ``count(b"xmlns")`` takes 20), and every
+    ``xmlns`` must follow white space and begin a declaration whose quoted value has at most max_name_chars bytes,
+    none of them '&' (a reference makes it doubt), so no URI has more characters; and there may be no more of them
+    than declarations are allowed. An ``xmlns`` anywhere else (a text, a value, a longer name) that does not look
+    like such a declaration leaves it to the walk. No occurrence is skipped because an earlier match covered it: a
+    match that begins inside an attribute value may run into the next attribute.
+
+    Each match holds its own '=' (the one after its name: a later match begins after white space, which no name
+    holds), and no attribute's: the name before it is exactly ``xmlns`` or ``xmlns:prefix``, a declaration's. So
+    when a document has no more '=' than matches (and its XML declaration's), it has no attributes."""
     pattern = _declarations.get(lim.max_name_chars)
     if pattern is None:
         n = lim.max_name_chars
@@ -218,14 +225,26 @@ def _namespaces_fit(data: bytes, lim: Limits) -> bool:
     while at >= 0:
         if data.startswith(b"xmlns", at):
             declarations += 1
-            if declarations > lim.max_namespaces or pattern.match(data, at) is None:
-                return False
+            if (declarations > lim.max_namespaces or data[at - 1:at] not in _WHITE
+                    or pattern.match(data, at) is None):
+                return None
         else:
             others += 1
             if others > _OTHER_XS:
-                return False
+                return None
         at = data.find(b"x", at + 1)
-    return True
+    return declarations
+
+
+_WHITE = (b" ", b"\t", b"\r", b"\n")  # (not b"": 'xmlns' at the very start is no declaration)
+
+
+def _declaration_equals(data: bytes) -> int:
+    """How many '=' the XML declaration holds (0 without one), in a document whose markup is ASCII."""
+    body = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).lstrip(b" \t\r\n")
+    if not body.startswith(b"<?xml"):
+        return 0
+    return body.count(b"=", 0, body.find(b"?>"))
 
 
 # Bytes no name can hold (white space, '<', '>', '=', '/', quotes) become 0, every other byte 1.
@@ -258,7 +277,9 @@ def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes) -> str | None
         problem = _namespace_problem(root, lim)  # visits at most max_elements elements, now known
         if problem:
             return problem
-    for el in probes.many_attributes(root) if raw.equals is None or raw.equals > lim.max_attributes else ():
+    attributes = not raw.no_attributes
+    many = attributes and (raw.equals is None or raw.equals > lim.max_attributes)
+    for el in probes.many_attributes(root) if many else ():
         return (f"element '{_shown(_local(el.tag))}' has {len(el.attrib)} attributes, "
                 f"the limit is {lim.max_attributes}")
     for node in probes.long_name(root) if not raw.names_fit else ():
@@ -266,7 +287,7 @@ def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes) -> str | None
             return f"element name longer than {lim.max_name_chars} characters: '{_shown(_local(node.tag))}'"
         return (f"attribute name longer than {lim.max_name_chars} characters on element "
                 f"'{_shown(_local(node.getparent().tag))}': '{_shown(_local(node.attrname))}'")
-    for value in probes.long_value(root) if raw.size > lim.max_attribute_chars else ():
+    for value in probes.long_value(root) if attributes and raw.size > lim.max_attribute_chars else ():
         return (f"attribute '{_shown(_local(value.attrname))}' of element '{_shown(_local(value.getparent().tag))}' "
                 f"is longer than {lim.max_attribute_chars} characters")
     for text in probes.long_text(root) if raw.size > lim.max_text_chars else ():
@@ -299,8 +320,10 @@ def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:
         raise XmlRejected(DTD_REFUSED)
     equals = data.count(b"=")
     ascii_markup = _ascii_markup(data)
+    declarations = _namespace_declarations(data, limits) if ascii_markup else None
     raw = _Bytes(len(data), equals if ascii_markup or data.startswith(_WIDE_STARTS) else None,
-                 ascii_markup and _namespaces_fit(data, limits), ascii_markup and _names_fit(data, limits))
+                 namespaces_fit=declarations is not None, names_fit=ascii_markup and _names_fit(data, limits),
+                 no_attributes=declarations is not None and equals == declarations + _declaration_equals(data))
     # '<' and '=' are ASCII in UTF-16 and UTF-32 too, so counting bytes bounds the names in any encoding
     if limits.isolate_markup and data.count(b"<") + equals > limits.isolate_markup:
         return _in_own_thread(data, limits, raw)

@@ -38,12 +38,13 @@ def outcome(data: bytes, limits: Limits = LIMITS) -> str:
 
 def walked(data: bytes, limits: Limits = LIMITS) -> str:
     """The outcome with the namespace walk and the name probe always made."""
-    namespaces_fit, names_fit = xmlsafe._namespaces_fit, xmlsafe._names_fit
-    xmlsafe._namespaces_fit = xmlsafe._names_fit = lambda data, lim: False
+    declarations, names_fit = xmlsafe._namespace_declarations, xmlsafe._names_fit
+    xmlsafe._namespace_declarations = lambda data, lim: None
+    xmlsafe._names_fit = lambda data, lim: False
     try:
         return outcome(data, limits)
     finally:
-        xmlsafe._namespaces_fit, xmlsafe._names_fit = namespaces_fit, names_fit
+        xmlsafe._namespace_declarations, xmlsafe._names_fit = declarations, names_fit
 
 
 # -- namespace declarations: counted and measured in every encoding -------------------------------------------------
@@ -128,6 +129,33 @@ def test_a_long_run_in_a_text_leaves_it_to_the_probe():
     assert outcome(doc("t" * 5000 + f"<{'n' * 257}/>")).startswith("element name longer than 256 characters")
 
 
+# -- attributes: none when every '=' is a namespace declaration's or the XML declaration's --------------------------
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_an_attribute_value_one_character_too_long_is_refused(encoding):
+    limits = Limits(max_attribute_chars=10, max_attributes=1)
+    assert outcome(doc("", encoding, ' xmlns:a="urn:a" v="vvvvvvvvvv"'), limits) == "accepted"
+    assert outcome(doc("", encoding, ' xmlns:a="urn:a" v="vvvvvvvvvvv"'), limits) == (
+        "attribute 'v' of element 'r' is longer than 10 characters")
+    assert outcome(doc("<e/>", encoding, ' xmlns:a="urn:a" v="1" w="2"'), limits) == (
+        "element 'r' has 2 attributes, the limit is 1")
+
+
+@pytest.mark.parametrize("attrs, expected", [
+    # a name that ends in 'xmlns' is an attribute, not a declaration
+    (' axmlns="vvvvvvvvvvv"', "attribute 'axmlns' of element 'r' is longer than 10 characters"),
+    (' xmlns:a="urn:a"axmlns="vvvvvvvvvvv"', "not well-formed"),
+    # a '=' in a URI, in a text or in the XML declaration's place does not hide an attribute's
+    (' xmlns:a="urn:a=b" v="vvvvvvvvvvv"', "attribute 'v' of element 'r' is longer than 10 characters"),
+    (' xmlns:a="urn:a" xmlns:b="urn:b" v="vvvvvvvvvvv"', "attribute 'v' of element 'r' is longer than 10 characters"),
+    (' xmlns:a="urn:a"', "accepted"),
+])
+def test_attributes_are_seen_among_declarations(attrs, expected):
+    limits = Limits(max_attribute_chars=10)
+    assert outcome(doc("t=t", "utf-8", attrs), limits).startswith(expected)
+    assert outcome(f"<r{attrs}>t</r>".encode(), limits).startswith(expected)
+    assert outcome(f'<?xml-stylesheet href="s"?><r{attrs}>t</r>'.encode(), limits).startswith(expected)
+
+
 @pytest.mark.parametrize("data, ascii_markup", [
     (b'<r xmlns="urn:a"/>', True),
     (b'\xef\xbb\xbf\n<r/>', True),
@@ -151,21 +179,23 @@ def test_which_documents_have_ascii_markup(data, ascii_markup):
 
 
 def test_a_wl2_answer_skips_the_walk():
-    """The point of it: a real answer (one declaration per header element, one for the body) is spared the walk."""
+    """The point of it: a real answer (one declaration per header element, one for the body) is spared the walk
+    and the name probe."""
     from tests.support.servers import ROOT
 
     answers = sorted((ROOT / "examples" / "wl2").glob("*/response*.xml"))
     assert answers
     for path in answers:
         data = path.read_bytes()
-        assert xmlsafe._ascii_markup(data) and xmlsafe._namespaces_fit(data, LIMITS), path
+        assert xmlsafe._ascii_markup(data) and xmlsafe._namespace_declarations(data, LIMITS) is not None, path
+        assert xmlsafe._names_fit(data, LIMITS), path
 
 
 def test_random_documents_give_what_the_walk_gives():
     """Declarations and names of every kind, near the limits, among lookalikes: skipping never changes an
     outcome."""
     rng = random.Random(20261130)
-    limits = Limits(max_namespaces=6, max_name_chars=12)
+    limits = Limits(max_namespaces=6, max_name_chars=12, max_attribute_chars=12)
 
     def uri() -> str:
         return "u" * rng.choice([1, 11, 12, 12, 12, 13])
@@ -174,6 +204,7 @@ def test_random_documents_give_what_the_walk_gives():
         *[lambda: f' xmlns:p{rng.randrange(10**4)}="{uri()}"'] * 6,
         *[lambda: f" xmlns:p{rng.randrange(10**4)} =\n'{uri()}'"] * 3,
         lambda: f' {"a" * rng.choice([1, 8, 12, 13])}{rng.randrange(10)}="v"',
+        lambda: f' v{rng.randrange(10**4)}="{"v" * rng.choice([1, 12, 13])}"',
         lambda: f' xmlns="{uri()}"',
         lambda: f' xmlns:p{rng.randrange(10**6)}="{"&amp;" * rng.randrange(1, 5)}"',
         lambda: f' a{rng.randrange(10**6)}="xmlns"',
@@ -190,11 +221,13 @@ def test_random_documents_give_what_the_walk_gives():
         data = doc(inner, rng.choice(["utf-8", "utf-8", "utf-16", "iso-8859-1"]), "".join(attrs[::3]))
         expected = walked(data, limits)
         assert outcome(data, limits) == expected, data
-        kind = expected.split(":")[0].split(" on element")[0]
+        kind = "attribute value" if expected.startswith("attribute '") else (
+            expected.split(":")[0].split(" on element")[0])
         seen[kind] = seen.get(kind, 0) + 1
-        skipped += xmlsafe._ascii_markup(data) and xmlsafe._namespaces_fit(data, limits)
+        skipped += xmlsafe._ascii_markup(data) and xmlsafe._namespace_declarations(data, limits) is not None
         names_skipped += xmlsafe._ascii_markup(data) and xmlsafe._names_fit(data, limits)
     # the cases are all there: accepted with and without the checks, refused for each limit in question
-    assert skipped > 40 and names_skipped > 40 and seen["accepted"] > 100, (skipped, names_skipped, seen)
+    assert skipped > 15 and names_skipped > 40 and seen["accepted"] > 100, (skipped, names_skipped, seen)
+    assert seen["attribute value"] > 10
     assert seen["element name longer than 12 characters"] > 15 and seen["attribute name longer than 12 characters"] > 15
     assert seen["message declares more than 6 namespaces"] > 10 and seen["namespace URI longer than 12 characters"] > 15
