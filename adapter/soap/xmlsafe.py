@@ -239,12 +239,15 @@ def _namespace_declarations(data: bytes, lim: Limits) -> int | None:
 _WHITE = (b" ", b"\t", b"\r", b"\n")  # (not b"": 'xmlns' at the very start is no declaration)
 
 
-def _declaration_equals(data: bytes) -> int:
-    """How many '=' the XML declaration holds (0 without one), in a document whose markup is ASCII."""
+def _declaration_equals(data: bytes) -> int | None:
+    """How many '=' the XML declaration holds (0 without one), in a document whose markup is ASCII; None when that
+    is in doubt. Only a real declaration's: a processing instruction such as '<?xml-stylesheet' may hold what looks
+    like a namespace declaration, whose '=' would then be counted twice, hiding an attribute's."""
     body = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).lstrip(b" \t\r\n")
-    if not body.startswith(b"<?xml"):
+    if not (body.startswith(b"<?xml") and body[5:6] in _WHITE):
         return 0
-    return body.count(b"=", 0, body.find(b"?>"))
+    declaration = body[:body.find(b"?>")]  # (closed within 512 bytes: ``_ascii_markup`` said so)
+    return None if b"xmlns" in declaration else declaration.count(b"=")
 
 
 # Bytes no name can hold (white space, '<', '>', '=', '/', quotes) become 0, every other byte 1.
@@ -321,9 +324,10 @@ def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:
     equals = data.count(b"=")
     ascii_markup = _ascii_markup(data)
     declarations = _namespace_declarations(data, limits) if ascii_markup else None
+    in_declaration = _declaration_equals(data) if declarations is not None else None
     raw = _Bytes(len(data), equals if ascii_markup or data.startswith(_WIDE_STARTS) else None,
                  namespaces_fit=declarations is not None, names_fit=ascii_markup and _names_fit(data, limits),
-                 no_attributes=declarations is not None and equals == declarations + _declaration_equals(data))
+                 no_attributes=in_declaration is not None and equals == declarations + in_declaration)
     # '<' and '=' are ASCII in UTF-16 and UTF-32 too, so counting bytes bounds the names in any encoding
     if limits.isolate_markup and data.count(b"<") + equals > limits.isolate_markup:
         return _in_own_thread(data, limits, raw)

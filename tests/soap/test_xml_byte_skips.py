@@ -154,6 +154,9 @@ def test_attributes_are_seen_among_declarations(attrs, expected):
     assert outcome(doc("t=t", "utf-8", attrs), limits).startswith(expected)
     assert outcome(f"<r{attrs}>t</r>".encode(), limits).startswith(expected)
     assert outcome(f'<?xml-stylesheet href="s"?><r{attrs}>t</r>'.encode(), limits).startswith(expected)
+    # a processing instruction that looks like a namespace declaration: its '=' is not counted twice
+    assert outcome(f'<?xml-stylesheet  xmlns="a"?><r{attrs}>t</r>'.encode(), limits).startswith(expected)
+    assert outcome(f'<?xml-stylesheet  xmlns="a"?><r{attrs} w="vvvvvvvvvvv">t</r>'.encode(), limits) != "accepted"
 
 
 @pytest.mark.parametrize("data, ascii_markup", [
