@@ -93,26 +93,50 @@ _TAGS: dict[str, _Tags] = {}
 
 
 def _write(parts: list[str], data: dict, tags: _Tags) -> None:
-    # the exact classes first (almost every value is a str or an int), then ``fill``'s own order of tests
+    # the exact classes first, by the value itself (almost every value is a str, an int or a dict; a list, one in
+    # a hundred, is unpacked in ``_write_items``), then ``fill``'s own order of tests
     append = parts.append
     for name, value in data.items():
-        if value is None:
+        cls = value.__class__
+        if cls is str:
+            if not value or "&" in value or "<" in value or ">" in value or "\r" in value:
+                value = escape(value)
+            start, end = tags[name]
+            append(f"{start}{value}{end}")
+        elif cls is int:
+            start, end = tags[name]
+            append(f"{start}{value}{end}")
+        elif value is None:
             continue
-        start, end = tags[name]
-        for item in value if isinstance(value, list) else (value,):
-            cls = item.__class__
-            if cls is str:
-                if not item or "&" in item or "<" in item or ">" in item or "\r" in item:
-                    item = escape(item)
-                append(f"{start}{item}{end}")
-            elif cls is int:
-                append(f"{start}{item}{end}")
-            elif isinstance(item, dict):
-                append(start)
-                _write(parts, item, tags)
-                append(end)
-            else:
-                append(start + escape(_text(item)) + end)
+        elif cls is dict:
+            start, end = tags[name]
+            append(start)
+            _write(parts, value, tags)
+            append(end)
+        elif isinstance(value, list):
+            _write_items(parts, value, tags[name], tags)
+        else:
+            _write_items(parts, (value,), tags[name], tags)
+
+
+def _write_items(parts: list[str], items, pair: tuple[str, str], tags: _Tags) -> None:
+    """One element per item, named by ``pair`` (start and end tag)."""
+    append = parts.append
+    start, end = pair
+    for item in items:
+        cls = item.__class__
+        if cls is str:
+            if not item or "&" in item or "<" in item or ">" in item or "\r" in item:
+                item = escape(item)
+            append(f"{start}{item}{end}")
+        elif cls is int:
+            append(f"{start}{item}{end}")
+        elif isinstance(item, dict):
+            append(start)
+            _write(parts, item, tags)
+            append(end)
+        else:
+            append(start + escape(_text(item)) + end)
 
 
 def parse_own(text: str) -> etree._Element:
