@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--sample", action="store_true", help="py-spy (sampling) instead of cProfile")
+    ap.add_argument("--time-only", action="store_true", help="only the timed calls, no profile")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
     cli = compare.wl_adapter_cli()
@@ -95,8 +96,10 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
                 call(adapter.wsgi, op.wl1)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             print(f"{op.name:24s} {wall * 1e6 / a.calls:7.0f} µs wall/call  {cpu * 1e6 / a.calls:7.0f} µs CPU/call")
+            if a.time_only:
+                continue
             if a.sample:
-                sample(lambda: call(adapter.wsgi, op.wl1), a.calls, tmp / f"spy-{op.name}.txt", a.top)
+                sample(lambda body=op.wl1: call(adapter.wsgi, body), a.calls, tmp / f"spy-{op.name}.txt", a.top)
                 continue
             prof = cProfile.Profile()
             prof.enable()

@@ -63,15 +63,13 @@ class Answer:
     operation: str
     result: dict
 
-    def envelope(self, version: SoapVersion) -> etree._Element:
+    def envelope(self, version: SoapVersion) -> str:
         """``<soap:Envelope><soap:Body><tns:XResponse><tns:XResult>…`` with the prefixes spyne's envelope had
-        (``tns`` declared beside ``soap`` on the envelope), written as text and parsed once (soap/xmlbuild.py).
-        A value XML cannot carry raises ``ValueError``."""
+        (``tns`` declared beside ``soap`` on the envelope), as text (soap/xmlbuild.py)."""
         op = self.operation
-        return xmlbuild.parse_own(
-            f'<soap:Envelope xmlns:tns="{WL1_NS}" xmlns:soap="{version.env_ns}"><soap:Body>'
-            f"<tns:{op}Response><tns:{op}Result>{xmlbuild.markup(self.result, 'tns')}</tns:{op}Result>"
-            f"</tns:{op}Response></soap:Body></soap:Envelope>")
+        return (f'<soap:Envelope xmlns:tns="{WL1_NS}" xmlns:soap="{version.env_ns}"><soap:Body>'
+                f"<tns:{op}Response><tns:{op}Result>{xmlbuild.markup(self.result, 'tns')}</tns:{op}Result>"
+                f"</tns:{op}Response></soap:Body></soap:Envelope>")
 
 
 class _Hardened(Soap11):
@@ -131,14 +129,24 @@ class _Hardened(Soap11):
         if message is not self.RESPONSE or not isinstance(answer, Answer):
             return super().serialize(ctx, message)
         self.event_manager.fire_event("before_serialize", ctx)
+        text = answer.envelope(self.version)
         try:
-            ctx.out_document = answer.envelope(self.version)
+            ctx.out_document = xmlbuild.parse_own(text)  # parsed once: the answer's validation reads the tree
         except ValueError as exc:  # a value XML cannot carry (a control character, a lone surrogate)
             log.error("WL 1.0 %s answer holds a character XML cannot carry: %s", answer.operation, exc)
             _unanswerable(ctx)
         else:
             ctx.out_body_doc = ctx.out_document[0]
+            ctx.out_string = [xmlbuild.wire(text)]  # the bytes the tree would serialise to (create_out_string)
         self.event_manager.fire_event("after_serialize", ctx)
+
+    def create_out_string(self, ctx, charset=None):
+        """An answer's bytes are made in ``serialize`` from its text, unless a fault has taken its place since
+        (``_unanswerable``): serialising the parsed tree again cost 60-70 µs for a 25-result answer."""
+        if ctx.out_string is not None and ctx.out_body_doc is not None and charset is None:
+            return
+        ctx.out_string = None
+        super().create_out_string(ctx, charset)
 
 
 class Wl1Soap11(_Hardened):

@@ -31,7 +31,7 @@ VALUES = {
     "none left out": {"A": None, "B": "b", "C": None},
     "nested and repeated": {"Resultaten": {"Resultaat": [{"Id": 1, "Adres": {"Straat": "Kerkweg 7-2"}},
                                                          {"Id": 2, "Adres": {}}]}},
-    "empty list and dict": {"Leeg": [], "Niets": {}, "Na": 1},
+    "empty list and dict": {"Leeg": [], "Niets": {}, "Na": 1, "AlleenNone": {"A": None}, "Lege": [{}, {}]},
     "None in a list is written as fill writes it": {"Lijst": [None, "x"]},
     "markup characters": {"Naam": "Bakkerij <De Korf> & Zn", "Tekst": "a]]>b", "Quotes": "\"'"},
     "line ends and tabs": {"Tekst": "a\rb\r\nc\nd\te", "Alleen": "\r"},
@@ -46,6 +46,12 @@ VALUES = {
 @pytest.mark.parametrize("data", VALUES.values(), ids=VALUES.keys())
 def test_markup_gives_the_tree_fill_gives(data):
     assert by_markup(data) == by_fill(data)
+
+
+@pytest.mark.parametrize("data", VALUES.values(), ids=VALUES.keys())
+def test_wire_bytes_are_lxmls_serialisation_of_the_parsed_text(data):
+    text = f'<tns:Result xmlns:tns="{NS}">{xmlbuild.markup(data, "tns")}</tns:Result>'
+    assert xmlbuild.wire(text) == etree.tostring(xmlbuild.parse_own(text), encoding="UTF-8", xml_declaration=True)
 
 
 def _lxml_refuses(ch: str) -> bool:
@@ -66,6 +72,8 @@ def test_every_character_lxml_takes_is_written_as_lxml_writes_it():
     assert len(accepted) > 10000
     data = {"Tekst": accepted, "Stuk": [accepted[i:i + 7] for i in range(0, 700, 7)]}
     assert by_markup(data) == by_fill(data)
+    text = f'<tns:Result xmlns:tns="{NS}">{xmlbuild.markup(data, "tns")}</tns:Result>'
+    assert xmlbuild.wire(text) == etree.tostring(xmlbuild.parse_own(text), encoding="UTF-8", xml_declaration=True)
 
 
 def test_every_character_lxml_refuses_is_refused_with_a_value_error():
