@@ -62,9 +62,16 @@ _OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_val
                 remove_comments=True, remove_pis=True, collect_ids=False)
 
 
+_parsers = threading.local()
+
+
 def _parser() -> etree.XMLParser:
-    parser = etree.XMLParser(**_OPTIONS)
-    parser.resolvers.add(_RefuseResolver())
+    """This thread's parser: a parser may be used again, though not by two threads at once (made per call, it was
+    a few per cent of a simple call)."""
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(**_OPTIONS)
+        parser.resolvers.add(_RefuseResolver())
     return parser
 
 
@@ -95,31 +102,39 @@ def _as_text(data: bytes) -> str:
     return data.decode(encoding, errors="replace")
 
 
-def _declares_dtd(text: str) -> bool:
+def _declares_dtd(text: str | bytes) -> bool:
     """Is there a DOCTYPE (or any other markup declaration) in the prolog?
 
     A document type declaration may only stand in the prolog, before the root element, among the XML declaration,
     processing instructions, comments and white space; anywhere else it is not well-formed and libxml2 refuses it.
     So only the prolog is read, and what a comment, a processing instruction or (later) a CDATA section says is
     never mistaken for a declaration. Linear: each step searches forward from where the last one ended.
+
+    ``text`` is the decoded document, or its bytes when its markup is ASCII (``_ascii_markup``): there the markup
+    that matters here is the same bytes, so a document is not decoded whole to read its first lines.
     """
-    i, n = 0, len(text)
+    white, pi, pi_end, comment, comment_end, declaration = _PROLOG[type(text)]
+    i, n = (3 if text[:3] == b"\xef\xbb\xbf" else 0), len(text)
     while i < n:
-        if text[i] in " \t\r\n\ufeff":
+        if text[i:i + 1] in white:
             i += 1
-        elif text.startswith("<?", i):
-            end = text.find("?>", i + 2)
+        elif text.startswith(pi, i):
+            end = text.find(pi_end, i + 2)
             if end < 0:
                 return False  # unterminated: not well-formed, the parser says so
             i = end + 2
-        elif text.startswith("<!--", i):
-            end = text.find("-->", i + 4)
+        elif text.startswith(comment, i):
+            end = text.find(comment_end, i + 4)
             if end < 0:
                 return False
             i = end + 3
         else:
-            return text.startswith("<!", i)  # <!DOCTYPE (or <!ENTITY ... outside one): a declaration
+            return text.startswith(declaration, i)  # <!DOCTYPE (or <!ENTITY ... outside one): a declaration
     return False
+
+
+_PROLOG: dict[type, tuple] = {str: (" \t\r\n\ufeff", "<?", "?>", "<!--", "-->", "<!"),
+                              bytes: (b" \t\r\n", b"<?", b"?>", b"<!--", b"-->", b"<!")}
 
 
 # -- the shape, checked in C before anything walks the tree ---------------------------------------------------------
@@ -318,11 +333,11 @@ def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:
         raise XmlRejected(f"message too large: {len(data)} bytes, the limit is {limits.max_bytes}", 413)
     if not data.strip():
         raise XmlRejected("empty message: expected a SOAP envelope")
+    ascii_markup = _ascii_markup(data)
     # A DTD is refused before parsing: entity declarations are the door to XXE and entity expansion.
-    if _declares_dtd(_as_text(data)):
+    if _declares_dtd(data if ascii_markup else _as_text(data)):
         raise XmlRejected(DTD_REFUSED)
     equals = data.count(b"=")
-    ascii_markup = _ascii_markup(data)
     declarations = _namespace_declarations(data, limits) if ascii_markup else None
     in_declaration = _declaration_equals(data) if declarations is not None else None
     raw = _Bytes(len(data), equals if ascii_markup or data.startswith(_WIDE_STARTS) else None,

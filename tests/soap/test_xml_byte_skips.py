@@ -234,3 +234,23 @@ def test_random_documents_give_what_the_walk_gives():
     assert seen["attribute value"] > 10
     assert seen["element name longer than 12 characters"] > 15 and seen["attribute name longer than 12 characters"] > 15
     assert seen["message declares more than 6 namespaces"] > 10 and seen["namespace URI longer than 12 characters"] > 15
+
+
+
+PROLOGS = {  # the prolog before the root element -> is a declaration there
+    "": False, "<!DOCTYPE r>": True, "<!-- <!DOCTYPE r> -->": False, "<?pi <!DOCTYPE r> ?>": False,
+    "\n <!-- a -->\n<!DOCTYPE r [<!ENTITY e 'x'>]>": True, "<!-- unterminated <!DOCTYPE r>": False,
+    "<?pi unterminated": False, " \t<!ENTITY e 'x'>": True, "<!-- --><?p?><!-- -->": False,
+}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "iso-8859-1", "windows-1252", "ascii"])
+@pytest.mark.parametrize("prolog", PROLOGS)
+@pytest.mark.parametrize("declared", [True, False])
+def test_the_dtd_check_on_ascii_markup_bytes_agrees_with_the_decoded_text(encoding, prolog, declared):
+    """For ASCII markup the prolog is read from the bytes, not from the whole document decoded."""
+    name = "utf-8" if encoding == "utf-8-sig" else encoding
+    text = (f'<?xml version="1.0" encoding="{name}"?>' if declared else "") + prolog + "<r>é&lt;!DOCTYPE</r>"
+    data = text.replace("é", "e" if encoding == "ascii" else "é").encode(encoding)
+    assert xmlsafe._ascii_markup(data)
+    assert xmlsafe._declares_dtd(data) is xmlsafe._declares_dtd(xmlsafe._as_text(data)) is PROLOGS[prolog]
