@@ -5,6 +5,7 @@ there; schema imports resolve to local files, never to the network. Each schema 
 """
 from __future__ import annotations
 
+import os
 import queue
 import re
 import threading
@@ -79,6 +80,9 @@ def clean_reason(message: str) -> tuple[str | None, str]:
     return element, message + hint
 
 
+MAX_VALIDATORS = 2 * (os.cpu_count() or 2)
+
+
 class Contract:
     """One contract (wl1 or wl2): its namespace, its compiled entry schema and its operations."""
 
@@ -87,6 +91,7 @@ class Contract:
         self.namespace = namespace
         self._validators: queue.SimpleQueue[etree.XMLSchema] = queue.SimpleQueue()
         self._compiling = threading.Lock()
+        self._compiled = 0
 
     @property
     def xsd(self) -> Path:
@@ -108,14 +113,18 @@ class Contract:
 
     def _validator(self) -> etree.XMLSchema:
         """A compiled schema no other thread is using (an lxml validator keeps its error log on itself). The pool
-        grows to the number of validations that ever ran at once, a handful, not one per thread: compiled schemas
-        are megabytes, and a worker has dozens of threads."""
+        grows to at most ``MAX_VALIDATORS``, then a validation waits for one: each compiled schema holds ~0.25 MB,
+        and with a validator per busy thread a worker under 256 clients kept 64 of them (16 MB); lxml validates
+        without the GIL, so a few per core keep both cores validating."""
         try:
             return self._validators.get_nowait()
         except queue.Empty:
             pass
         with self._compiling:  # libxml2 tidies the schema document while compiling it: one thread at a time
-            return etree.XMLSchema(self._schema_doc)
+            if self._compiled < MAX_VALIDATORS:
+                self._compiled += 1
+                return etree.XMLSchema(self._schema_doc)
+        return self._validators.get()
 
     def compile(self) -> None:
         """Compile one validator now (before workers fork: they share it) rather than at the first request."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -661,3 +662,40 @@ def test_wsdl_imports_the_xsds_by_relative_location(name, namespace):
     if name == "wl2":
         assert imports[WSA_NS] == "../xsd/ws-addr.xsd"
     assert root.get("targetNamespace") == namespace
+
+
+
+def test_concurrent_validations_share_a_bounded_pool_of_compiled_schemas():
+    """Validators are compiled up to MAX_VALIDATORS; then a validation waits for one to come back rather than
+    compiling one per busy thread. 64 threads validating at once still get the right answers."""
+    contract = contracts.Contract("wl1", WL1_NS)
+    valid = etree.parse(str(EXAMPLES / "wl1" / "VerifieerAccreditatie" / "request.xml")).getroot()
+    message = contracts.body_children(valid)[0]
+    invalid = etree.fromstring(etree.tostring(message).replace(b"Crebonummer>", b"Crebonummmer>"))
+
+    held = [contract._validator() for _ in range(contracts.MAX_VALIDATORS)]  # every one busy
+    answered: list = []
+    waiting = threading.Thread(target=lambda: answered.append(contract.validate(message)))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive() and contract._compiled == contracts.MAX_VALIDATORS  # waits: no 9th compiled
+    contract._validators.put(held.pop())
+    waiting.join(5)
+    assert answered == [[]]
+    for schema in held:
+        contract._validators.put(schema)
+
+    start, failures = threading.Barrier(64), []
+
+    def run():
+        start.wait()
+        for _ in range(20):
+            if contract.validate(message) or not contract.validate(invalid):
+                failures.append("wrong answer")
+    threads = [threading.Thread(target=run) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert contract._compiled == contract._validators.qsize() == contracts.MAX_VALIDATORS
