@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ class Wl2Client:
         self._client = zeep.Client(str(wsdl_path("wl2")), transport=PackagedOnly(), settings=settings)
         self._service = self._client.create_service(BINDING, cfg.url)
         self._messages: dict[str, Any] = {}  # operation -> zeep's input message (a SoapMessage)
-        self._headers: dict[tuple[str, str], etree._Element] = {}
+        self._local = threading.local()  # .headers: this thread's header templates (see ``_header``)
         self._to = addressing.with_oin(cfg.url, cfg.oin)
 
     def call(self, operation: str, sender_oin: str, body: dict, exchange: Exchange | None = None) -> dict:
@@ -235,12 +236,17 @@ class Wl2Client:
 
     def _header(self, operation: str, sender_oin: str, message_id: str) -> etree._Element:
         """The WS-Addressing header: a copy of the one made for this operation and school, with a fresh MessageID
-        (five namespaced elements made anew per call cost as much as the rest of the header work)."""
-        template = self._headers.get((operation, sender_oin))
+        (five namespaced elements made anew per call cost as much as the rest of the header work). Templates are
+        per thread: a copy reads its original's names from the libxml2 dictionary of the thread that made it,
+        which is no place for two threads at once."""
+        templates = getattr(self._local, "headers", None)
+        if templates is None:
+            templates = self._local.headers = {}
+        template = templates.get((operation, sender_oin))
         if template is None:
             template = etree.Element(_HEADER)
             template.extend(addressing.request_headers(operation, self._to, sender_oin, "-"))
-            self._headers[(operation, sender_oin)] = template  # operations x schools: a bounded set
+            templates[(operation, sender_oin)] = template  # operations x schools: a bounded set
         header = copy.deepcopy(template)
         header.find(_MESSAGE_ID).text = message_id
         return header
