@@ -24,6 +24,7 @@ from adapter.soap.oin import is_oin, is_school_oin
 ENV_PREFIX = "WL_ADAPTER_"
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 VALIDATION_MODES = ("enforce", "report", "off")
+SERVER_WORKERS = ("gthread", "gevent")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MUTATIES_PATH = "/wl2/mutaties"  # where SBB pushes MutatieLeerbedrijf (the Afleveradres is a base URL + this)
 
@@ -35,6 +36,8 @@ class ServerConfig:
     public_url: str = ""  # how clients and SBB reach the adapter; default http://host:port
     workers: int = 2
     threads: int = 32
+    worker: str = "gevent"  # "gevent": a greenlet per call in flight (serve/greenlets.py); "gthread": a thread per call
+    connections: int = 1000  # gevent: calls in flight per worker at most
     max_body_bytes: int = 1024 * 1024
     max_depth: int = 32
     # the shape of a message (adapter/soap/xmlsafe.py): past any of these it is refused before anything reads it
@@ -381,6 +384,10 @@ def _check(config: Config) -> None:
     for key in ("max_requests", "max_requests_jitter", "malloc_arena_max"):
         if getattr(config.server, key) < 0:
             raise ConfigError(f"server.{key}: must be >= 0 (0 = off)")
+    if config.server.worker not in SERVER_WORKERS:
+        raise ConfigError(f"server.worker: one of {', '.join(SERVER_WORKERS)}, got {config.server.worker!r}")
+    if config.server.connections < 1:
+        raise ConfigError("server.connections: must be >= 1")
     if config.server.body_timeout_s < 0:
         raise ConfigError("server.body_timeout_s: must be >= 0 (0 = no limit)")
     u = config.upstream

@@ -398,12 +398,13 @@ class SqlTrace:
             if kind == "CONNECT":
                 connects += 1
                 continue
-            if thread.startswith("ThreadPoolExecutor"):  # gunicorn gthread's request threads
+            on_request = thread.startswith("ThreadPoolExecutor") or thread == "MainThread"  # gthread's or gevent's
+            if on_request:
                 req += 1
             else:
                 other += 1
             rows += max(0, int(changed))
-            statements[f"{'request' if thread.startswith('ThreadPoolExecutor') else thread}: "
+            statements[f"{'request' if on_request else thread}: "
                        f"{' '.join(first.split()[:4]) or 'BEGIN IMMEDIATE (no row written)'}"] += 1
         return {"total": req + other, "request_threads": req, "other_threads": other, "rows_changed": rows,
                 "connects": connects, "by_statement": dict(statements.most_common(5))}
@@ -511,6 +512,7 @@ class Bench:
         store = self.tmp / "adapter.sqlite"
         self.store_path = store
         server_lines = "".join(f"{k} = {v}\n" for k, v in (("workers", a.workers), ("threads", a.threads)) if v)
+        server_lines += "".join(f"{line}\n" for line in a.adapter_server)
         config = self.tmp / "adapter.toml"
         config.write_text(f"""# bench/compare.py: the adapter's defaults, with only what must be said
 [server]
@@ -977,6 +979,8 @@ def main() -> int:
                     help="calls the adapter has served when its RSS is read (default 20000; the goal is 100000)")
     ap.add_argument("--workers", type=int, help="gunicorn workers of both servers (default: the adapter's default)")
     ap.add_argument("--threads", type=int, help="threads per worker of both (default: the adapter's default)")
+    ap.add_argument("--adapter-server", metavar="LINE", action="append", default=[],
+                    help='a line for the adapter\'s [server] section, e.g. \'worker = "gevent"\' (repeatable)')
     ap.add_argument("--leerbedrijven", type=int, default=2000, help="size of the simulator's data set (2000)")
     ap.add_argument("--profile", metavar="OP,OP", help="after measuring, py-spy the busiest adapter worker under "
                                                        "16 clients of these operations and print the top functions")

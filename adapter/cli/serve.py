@@ -80,8 +80,9 @@ def _run_main_listener(config) -> int:
         from adapter.serve.memory import tune
 
         tune(s.malloc_arena_max)  # before the workers are forked, so each has it
-    run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads,
-                               max_requests=s.max_requests, max_requests_jitter=s.max_requests_jitter),
+    run(factory, ServerOptions(host=s.host, port=s.port, workers=s.workers, threads=s.threads, worker=s.worker,
+                               connections=s.connections, max_requests=s.max_requests,
+                               max_requests_jitter=s.max_requests_jitter),
         post_fork=lambda: built[0].after_fork(), on_ready=lambda: log.info("%s", start_line(config)))
     return 0
 

@@ -71,8 +71,14 @@ def start_line(config: Config) -> str:
     host = f"[{s.host}]" if ":" in s.host else s.host
     public = f" (public {s.public_url})" if s.public_url else ""
     return (f"wl-adapter {__version__} started: listening on http://{host}:{s.port}{public}, "
-            f"{_count(s.workers, 'worker')} x {_count(s.threads, 'thread')}; store {_store_kind(config.store.url)}; "
+            f"{_concurrency(s)}; store {_store_kind(config.store.url)}; "
             f"{_count(len(config.tenants), 'school')}; validation {_policy_summary(config.validation)}")
+
+
+def _concurrency(s) -> str:
+    if s.worker == "gevent":
+        return f"{_count(s.workers, 'gevent worker')} x up to {s.connections} calls"
+    return f"{_count(s.workers, 'worker')} x {_count(s.threads, 'thread')}"
 
 
 def _count(n: int, noun: str) -> str:

@@ -1,4 +1,4 @@
-"""Runs a WSGI application under gunicorn (gthread workers), optionally with TLS and client certificates.
+"""Runs a WSGI application under gunicorn (gthread or gevent workers), optionally with TLS and client certificates.
 
 One place for how this project serves HTTP: the adapter and the simulator both come through here.
 
@@ -35,6 +35,8 @@ class ServerOptions:
     access_log: bool = False
     name: str = "wl-adapter"  # the process title (ps)
     extra_ports: tuple[int, ...] = ()  # also listen on these ports (same host), e.g. the simulator's admin port
+    worker: str = "gthread"  # or "gevent": calls as greenlets, at most ``connections`` in flight per worker
+    connections: int = 1000
 
     @property
     def binds(self) -> list[str]:
@@ -52,6 +54,15 @@ class _HeldHeader:
         self.raw = sock  # the socket itself, for what needs a real one (the body deadline's shutdown)
         self._held: bytes | None = None
         self._first = True
+        self._dropped = False  # the server gave up on the answer (shut the socket): what is held is never sent
+
+    def shutdown(self, how) -> None:
+        self._dropped = True
+        self._sock.shutdown(how)
+
+    def close(self) -> None:
+        self._dropped = True
+        self._sock.close()
 
     def sendall(self, data) -> None:
         if self._first:
@@ -64,7 +75,7 @@ class _HeldHeader:
         self._sock.sendall(data)
 
     def flush(self) -> None:
-        if self._held is not None:
+        if self._held is not None and not self._dropped:
             held, self._held = self._held, None
             self._sock.sendall(held)
 
@@ -99,6 +110,9 @@ def _freeze_before_fork(server, worker) -> None:
     gc.freeze()
 
 
+_WORKERS = {"gthread": f"{__name__}.OneWriteWorker", "gevent": "adapter.serve.greenlets.OneWriteGeventWorker"}
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, app_factory: Callable[[], Callable], options: ServerOptions,
                  post_fork: Callable[[], None] | None = None, on_worker: Callable[[object], None] | None = None,
@@ -116,7 +130,8 @@ class _Gunicorn(BaseApplication):
         settings = {
             "bind": o.binds,
             "workers": o.workers,
-            "worker_class": f"{__name__}.OneWriteWorker",
+            "worker_class": _WORKERS[o.worker],
+            "worker_connections": o.connections,
             "sendfile": False,  # os.sendfile would pass the held header by; no answer here is a file anyway
             "threads": o.threads,
             "timeout": o.timeout_s,

@@ -100,7 +100,7 @@ _upstreams: weakref.WeakSet = weakref.WeakSet()
 
 def _forget_idle_after_fork() -> None:
     for upstream in list(_upstreams):
-        upstream.idle.clear()  # the parent's sockets: closing them here would not close the parent's
+        upstream.idle_by_loop.clear()  # the parent's sockets: closing them here would not close the parent's
 
 
 os.register_at_fork(after_in_child=_forget_idle_after_fork)
@@ -122,7 +122,9 @@ class Upstream:
         self.cert, self.ca = cert, ca
         self.pool_size = pool_size
         self.max_response_bytes = max_response_bytes
-        self.idle: collections.deque[socket.socket] = collections.deque()  # append and pop are atomic
+        # idle connections, one deque per event loop: a gevent socket belongs to the thread whose hub made it
+        # (serve/greenlets.py); with plain sockets every thread shares deque 0. append and pop are atomic.
+        self.idle_by_loop: dict[int, collections.deque[socket.socket]] = {}
         self._tls: ssl.SSLContext | None = None
         self._tls_lock = threading.Lock()
         _upstreams.add(self)
@@ -143,13 +145,14 @@ class Upstream:
         connect, read = timeout
         deadline = time.monotonic() + read
         data = self.head(method, target, headers, len(body) if body or method == "POST" else None) + body
-        sock = self._idle_connection() or self._connect(connect)
+        idle = self.idle
+        sock = self._idle_connection(idle) or self._connect(connect)
         reusable = False
         try:
             response, reusable = self._exchange(sock, data, deadline, read)
         finally:
-            if reusable and len(self.idle) < self.pool_size:
-                self.idle.append(sock)
+            if reusable and len(idle) < self.pool_size:
+                idle.append(sock)
             else:
                 sock.close()
         return response
@@ -190,12 +193,22 @@ class Upstream:
             raise AnswerTooLarge(f"WL 2.0 answer larger than {limit} bytes")
 
     # -- connections ------------------------------------------------------------------------------------------------
-    def _idle_connection(self) -> socket.socket | None:
+    @property
+    def idle(self) -> collections.deque[socket.socket]:
+        """This event loop's idle connections."""
+        loop = threading.get_ident() if socket.socket.__module__.startswith("gevent") else 0
+        idle = self.idle_by_loop.get(loop)
+        if idle is None:
+            idle = self.idle_by_loop.setdefault(loop, collections.deque())
+        return idle
+
+    @staticmethod
+    def _idle_connection(idle: collections.deque[socket.socket]) -> socket.socket | None:
         """The newest idle connection the upstream has not closed: readable while idle means closed (or sending
         what nobody asked for); either way it cannot carry a request."""
         while True:
             try:
-                sock = self.idle.pop()
+                sock = idle.pop()
             except IndexError:
                 return None
             if not _readable_now(sock):
@@ -235,8 +248,9 @@ class Upstream:
         return self._tls
 
     def close(self) -> None:
-        while self.idle:
-            self.idle.pop().close()
+        for idle in list(self.idle_by_loop.values()):
+            while idle:
+                idle.pop().close()
 
 
 def _wait(sock: socket.socket, deadline: float) -> None:

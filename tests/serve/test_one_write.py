@@ -3,8 +3,8 @@ while answering has sent all of the answer or nothing, and nothing is what nginx
 gunicorn on its own sends the header first, and a load balancer that got only the header can neither pass the
 answer on nor retry it (``adapter/serve/runner.py``).
 
-A tiny WSGI application served through the project's runner, in a process of its own: its ``/die`` answer kills
-its worker after gunicorn wrote the header and before the body.
+A tiny WSGI application served through the project's runner, in a process of its own, with each kind of worker: its
+``/die`` answer kills its worker after gunicorn wrote the header and before the body.
 """
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ import pytest
 from tests.support.servers import ROOT, free_port
 
 APP = """
-import os, signal, sys
+import os, signal, sys, time
 from adapter.serve.runner import ServerOptions, run
 
 def app(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/slow":
+        time.sleep(1.0)  # a call in flight (with the gevent worker, time.sleep lets the others run)
     if path == "/empty":
         start_response("204 No Content", [])
         return []
@@ -36,23 +38,30 @@ def app(environ, start_response):
         return body()
     return [b"fine"]
 
-run(lambda: app, ServerOptions(port=int(sys.argv[1]), workers=1, threads=2))
+run(lambda: app, ServerOptions(port=int(sys.argv[1]), workers=1, threads=2, worker=sys.argv[2]))
 """
 
 
-@pytest.fixture(scope="module")
-def server():
+WORKERS = ["gthread", "gevent"]
+
+
+def start(worker: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", APP, str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", APP, str(port), worker], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return proc, port
         except OSError:
             assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module", params=WORKERS)
+def server(request):
+    proc, port = start(request.param)
     yield port
     proc.terminate()
     proc.wait(10)
@@ -90,3 +99,28 @@ def test_answers_are_whole_also_on_a_kept_alive_connection_and_without_a_body(se
     again = connection.getresponse()
     assert (again.status, again.read()) == (200, b"fine")
     connection.close()
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_a_stopping_worker_answers_the_call_in_flight_and_closes_idle_connections(worker):
+    proc, port = start(worker)
+    try:
+        idle = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        idle.request("GET", "/fine")
+        assert idle.getresponse().read() == b"fine"  # now kept alive, waiting for a next request
+        busy = socket.create_connection(("127.0.0.1", port), timeout=10)
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)  # the call is in flight
+        proc.terminate()
+        answer = b""
+        while chunk := busy.recv(65536):  # the whole answer, then the connection closes
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"\r\n\r\nfine")
+        # closed by the server rather than left waiting for the keep-alive time (5 s); gunicorn's gthread worker
+        # takes a little over 2 s for it, the gevent worker here closes it at once (serve/greenlets.py)
+        idle.sock.settimeout(3 if worker == "gevent" else 10)
+        assert idle.sock.recv(1) == b""
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

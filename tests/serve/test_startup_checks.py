@@ -8,6 +8,7 @@ operator sees run ``wl-adapter serve`` itself. Certificates are made here (tests
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from adapter import __version__
-from adapter.config import load_config
+from adapter.config import ConfigError, load_config
 from adapter.contracts import Contract
 from adapter.errors import StartupCheckFailed
 from adapter.serve import checks
@@ -184,6 +185,17 @@ def test_a_configuration_error_is_still_one_line(tmp_path):
         "wl-adapter: configuration error: upstream.pool_size: expected int, got 'many'"], result.stderr
 
 
+@pytest.mark.parametrize("line, expected", [
+    ('worker = "eventlet"', "server.worker: one of gthread, gevent, got 'eventlet'"),
+    ("connections = 0", "server.connections: must be >= 1"),
+])
+def test_an_unknown_worker_kind_or_no_connections_is_a_configuration_error(tmp_path, line, expected):
+    config = write_config(tmp_path / "adapter.toml", UPSTREAM, f"sqlite:///{tmp_path / 'a.sqlite'}", free_port(),
+                          server=line)
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(config)
+
+
 def test_one_line_says_it_started_with_version_address_store_schools_and_policy(tmp_path, pg_url):  # noqa: F811
     with_password = pg_url.replace("postgres@", "postgres:pw-not-shown@")  # trust authentication ignores it
     port = free_port()
@@ -194,8 +206,8 @@ def test_one_line_says_it_started_with_version_address_store_schools_and_policy(
         assert requests.get(f"{server.url}/readyz", timeout=5).json()["checks"]["store"] == "ok"
         database = pg_url.rsplit("/", 1)[1]
         started = [line for line in server.output().splitlines() if " started: " in line]
-        assert started == [f"wl-adapter {__version__} started: listening on http://127.0.0.1:{port}, 1 worker x 16 "
-                           f"threads; store postgresql 127.0.0.1:5432/{database}; 2 schools; validation enforce; "
+        assert started == [f"wl-adapter {__version__} started: listening on http://127.0.0.1:{port}, 1 gevent worker "
+                           f"x up to 1000 calls; store postgresql 127.0.0.1:5432/{database}; 2 schools; validation enforce; "
                            "Zoeken: wl1_request=report"]
         assert "pw-not-shown" not in server.output()
     finally:

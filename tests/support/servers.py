@@ -128,7 +128,7 @@ UNAUTHENTICATED_PUSHES = "allow_unauthenticated = true"
 
 def write_config(path: Path, upstream_url: str, store_url: str, port: int, extra: str = "",
                  workers: int = 1, timeout_s: float = 3.0, audit_bodies: bool = True,
-                 pushes: str | None = UNAUTHENTICATED_PUSHES) -> Path:
+                 pushes: str | None = UNAUTHENTICATED_PUSHES, server: str = "") -> Path:
     pushes_section = "" if pushes is None else f"[pushes]\n{pushes}\n"
     path.write_text(f"""
 [server]
@@ -136,6 +136,7 @@ host = "127.0.0.1"
 port = {port}
 workers = {workers}
 threads = 16
+{server}
 
 [upstream]
 url = "{upstream_url}"
@@ -169,12 +170,12 @@ class AdapterServer(Server):
 
     def __init__(self, workdir: Path, upstream_url: str, store_url: str | None = None, extra: str = "",
                  workers: int = 1, timeout_s: float = 3.0, port: int | None = None, audit_bodies: bool = True,
-                 pushes: str | None = UNAUTHENTICATED_PUSHES, env: dict | None = None):
+                 pushes: str | None = UNAUTHENTICATED_PUSHES, env: dict | None = None, server: str = ""):
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
         self.store_url = store_url or f"sqlite:///{workdir / 'adapter.sqlite'}"
         self.config = write_config(workdir / "adapter.toml", upstream_url, self.store_url, port, extra, workers,
-                                   timeout_s, audit_bodies, pushes)
+                                   timeout_s, audit_bodies, pushes, server)
         super().__init__(["serve", "--config", str(self.config)], port, "/healthz", log=workdir / "adapter.log",
                          env=env)
         self.wl1_url = f"{self.url}/wl1"
