@@ -21,6 +21,8 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
 MMAP_THRESHOLD = 128 * 1024
 LARGE_BODY = 64 * 1024  # a request at least this large is followed by a trim (real WL 1.0 calls are about 1 KB)
 TRIM_DELAY_S = 1.0  # long enough for the last large call to be done and its objects freed
+BUSY_CALLS = 64  # this many calls in flight at once (gevent holds hundreds) leave freed memory worth a trim
+QUIET_CALLS = 4  # ... once the worker is back down to this many
 
 
 def _libc():
@@ -51,7 +53,8 @@ def tune(arena_max: int) -> bool:
 class Trimmer:
     """``large()`` once a large request is answered; a thread of the worker trims once no large request has been
     answered for ``TRIM_DELAY_S`` (by then the memory of the last one is free too), and every few seconds while
-    they keep coming. A trim takes milliseconds, and happens only when large requests come in."""
+    they keep coming. A trim takes milliseconds, and happens only when large requests come in, or after a burst of
+    ``BUSY_CALLS`` calls in flight at once (``call_started``/``call_done``)."""
 
     def __init__(self, delay_s: float = TRIM_DELAY_S):
         self.delay_s = delay_s
@@ -59,6 +62,25 @@ class Trimmer:
         self._pid = None
         self._lock = threading.Lock()
         self.trims = 0
+        self._in_flight = 0
+        self._was_busy = False
+
+    def call_started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            if self._in_flight >= BUSY_CALLS:
+                self._was_busy = True
+
+    def call_done(self) -> None:
+        """A call is answered: after a burst of many calls at once, the memory they held is handed back once the
+        worker is quiet again (with hundreds in flight, RSS rose by some 80 MB and stayed there)."""
+        with self._lock:
+            self._in_flight -= 1
+            quiet_after_burst = self._was_busy and self._in_flight <= QUIET_CALLS
+            if quiet_after_burst:
+                self._was_busy = False
+        if quiet_after_burst:
+            self.large()
 
     def large(self) -> None:
         """A large request has just been answered."""

@@ -155,7 +155,13 @@ class Router:
 
         version = soap.negotiate(environ.get("CONTENT_TYPE"))
         call.soap_version = version.name
-        call.response = b"".join(self._soap(self.wl1, environ, start, version, call))
+        if self.trim_memory:
+            TRIMMER.call_started()
+        try:
+            call.response = b"".join(self._soap(self.wl1, environ, start, version, call))
+        finally:
+            if self.trim_memory:
+                TRIMMER.call_done()
         call.request = environ.get(_REQUEST_KEY, b"")
         self.listeners.done(call)
         _forget_request(environ)

@@ -51,6 +51,41 @@ def test_a_large_request_is_followed_by_one_trim_once_they_pause(monkeypatch):
 
 
 @glibc
+def test_a_burst_of_calls_in_flight_is_followed_by_one_trim_once_the_worker_is_quiet(monkeypatch):
+    """With gevent a worker holds hundreds of calls at once; what they held is handed back when they are done."""
+    trimmer = memory.Trimmer(delay_s=0.2)
+    monkeypatch.setattr("adapter.serve.routes.TRIMMER", trimmer)
+    router = Router(_app, 2 * 1024 * 1024, trim_memory=True)
+    held = []
+
+    def inner(environ, start_response):  # each call returns only when the next has started: all in flight at once
+        if len(held) < memory.BUSY_CALLS - 1:
+            held.append(1)
+            return nested(environ, start_response)
+        return _app(environ, start_response)
+
+    def nested(environ, start_response):
+        _wl1(router, 10)
+        return _app(environ, start_response)
+
+    router.wl1 = inner
+    _wl1(router, 10)
+    assert len(held) == memory.BUSY_CALLS - 1  # 64 calls were in flight at once
+    time.sleep(0.6)
+    assert trimmer.trims == 1
+    for _ in range(memory.BUSY_CALLS):  # one after another: never busy
+        _wl1(router, 10)
+    time.sleep(0.4)
+    assert trimmer.trims == 1
+
+
+def _wl1(router: Router, size: int) -> bytes:
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/wl1", "CONTENT_LENGTH": str(size),
+               "wsgi.input": io.BytesIO(b"x" * size)}
+    return b"".join(router(environ, lambda status, headers, exc_info=None: None))
+
+
+@glibc
 def test_no_trim_when_the_allocator_is_left_alone(monkeypatch):
     trimmer = memory.Trimmer(delay_s=0.1)
     monkeypatch.setattr("adapter.serve.routes.TRIMMER", trimmer)
