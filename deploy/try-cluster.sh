@@ -212,7 +212,6 @@ host = "127.0.0.1"
 port = ${INSTANCES[0]}
 public_url = "https://127.0.0.1:$PUSH_PORT"   # nginx's push server: the Afleveradres SBB is given
 workers = 1
-threads = 16
 
 [upstream]
 url = "$SIM_URL/wl2"
