@@ -27,6 +27,7 @@ from adapter.wl1.call import CallListeners
 from adapter.wl1.pipeline import Pipeline
 from adapter.wl1.ratelimit import RateLimiter
 from adapter.wl1.service import build_wsgi
+from adapter.wl2 import reader
 from adapter.wl2.clients import Wl2Clients
 
 log = logging.getLogger("wl_adapter.server")
@@ -144,6 +145,7 @@ class Adapter:
         )
         compile_all()
         xsitype.accepted_types()  # read from the XSD once, before workers fork
+        reader.prepare()  # likewise the WL 2.0 reader's tables: else each worker's first call builds them (~0.1 s)
 
     def _console(self) -> dict:
         """/console when enabled ([console] in the configuration); else nothing answers there."""

@@ -123,6 +123,11 @@ def _shapes() -> dict[str, _Shape]:
     return {element.name: _shape(element, shapes) for element in schema.elements.values()}
 
 
+def prepare() -> None:
+    """Build the tables now (in the master before workers fork, so that every worker shares them)."""
+    _shapes()
+
+
 def _value(element: etree._Element, convert: Callable[[str], object]):
     text = element.text
     if text is None:

@@ -11,7 +11,7 @@ from zeep.helpers import serialize_object
 from adapter.config import UpstreamConfig
 from adapter.wl2 import reader
 from adapter.wl2.client import Wl2Client
-from tests.support.servers import ROOT
+from tests.support.servers import ROOT, python
 from tests.support.soap import SOAP_NS
 
 EXAMPLES = sorted((ROOT / "examples" / "wl2").glob("*/response*.xml"))
@@ -97,3 +97,19 @@ def test_the_fast_date_is_a_date_and_a_bad_one_none():
     assert type(read["Begindatum"]) is date and read["Begindatum"] == date(2019, 8, 1)
     assert read["Einddatum"] is None
     assert reader.read(_verifieer("0", "2019-02-30"))["Erkenning"]["Begindatum"] is None
+
+
+def test_the_tables_are_built_before_the_workers_fork(tmp_path):
+    """Built while the adapter is built (in gunicorn's master), a worker's first call does not build them: with
+    gevent every call in flight on that worker would wait for it."""
+    config = tmp_path / "adapter.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.sqlite"}"\n', encoding="utf-8")
+    result = python("import sys\n"
+                    "from adapter.config import load_config\n"
+                    "from adapter.serve.build import Adapter\n"
+                    "from adapter.wl2 import reader\n"
+                    "assert reader._shapes.cache_info().currsize == 0\n"
+                    "Adapter(load_config(sys.argv[1], environ={}))\n"
+                    "print(reader._shapes.cache_info().currsize)", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
