@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import codecs
 import re
+import sys
 import threading
+import time
 from dataclasses import dataclass
 
 from lxml import etree
@@ -364,11 +366,23 @@ def _in_own_thread(data: bytes, limits: Limits, raw: _Bytes) -> etree._Element:
 
     thread = threading.Thread(target=run, name="xmlsafe-parse", daemon=True)
     thread.start()
-    thread.join()
+    _join(thread)
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+def _join(thread: threading.Thread) -> None:
+    """Wait for the parsing thread. In a gevent worker (serve/greenlets.py: ``time`` patched, threads real) a plain
+    join would hold the worker's one thread, and every call in flight on it, for the whole parse; there the wait
+    sleeps in steps of a millisecond instead, and the other calls go on meanwhile."""
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is None or not gevent.is_module_patched("time"):
+        thread.join()
+        return
+    while thread.is_alive():
+        time.sleep(0.001)  # gevent's sleep: the hub runs the other greenlets
 
 
 def _parse_checked(data: bytes, limits: Limits, raw: _Bytes) -> etree._Element:

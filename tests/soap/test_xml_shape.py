@@ -344,3 +344,40 @@ def test_96k_attributes_refused_fast_while_valid_calls_go_on(adapter, companies)
         assert elapsed < 1.0, elapsed
     assert not failures, failures[:3]
     assert len(answered) >= 3
+
+
+_GREENLETS = """
+from gevent import monkey
+monkey.patch_socket(); monkey.patch_time()  # as the adapter's gevent worker does (serve/greenlets.py)
+import sys, time
+import gevent
+from adapter.soap.xmlsafe import Limits, parse
+
+limits = Limits(max_bytes=64 * 1024 * 1024, max_elements=10 ** 7, isolate_markup=int(sys.argv[1]))
+data = b"<r>" + b"<a x='1'/>" * 300_000 + b"</r>"  # well over the markup threshold, long to parse
+ticks = []
+
+def other_call():  # another call in flight on the same worker
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.001)
+
+gevent.spawn(other_call)
+gevent.sleep(0.01)
+start = time.monotonic()
+parse(data, limits)
+end = time.monotonic()
+print(sum(1 for t in ticks if start < t < end), round((end - start) * 1000))
+"""
+
+
+def test_with_gevent_other_calls_go_on_while_a_large_document_is_parsed():
+    """In a gevent worker the calls in flight share one thread: waiting for the parsing thread with a plain join
+    would stop all of them for the whole parse (the run with 0 = never isolate shows that: no tick at all)."""
+    isolated = python(_GREENLETS, str(Limits().isolate_markup), timeout=120)
+    assert isolated.returncode == 0, isolated.stderr
+    ticks, parse_ms = map(int, isolated.stdout.split())
+    assert ticks >= max(3, parse_ms // 10), (ticks, parse_ms)  # the other call ran, again and again
+    inline = python(_GREENLETS, "0", timeout=120)
+    assert inline.returncode == 0, inline.stderr
+    assert int(inline.stdout.split()[0]) == 0  # parsed in the calling greenlet: nothing else ran meanwhile
