@@ -20,6 +20,7 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from adapter.serve.runner import _HeldHeader
 
+TURN_S = 1e-6  # a timer, not sleep(0): gevent runs sleep(0)'s callback before it looks at the sockets again
 POLL_S = 0.05  # how soon a worker notices it must stop, and how often it looks whether its last calls are done
 
 
@@ -67,6 +68,10 @@ class OneWriteGeventWorker(GeventWorker):
         self._between[sock] = True
         if not self.alive:  # stopping: no next request on this connection
             raise StopIteration
+        # Fair turns: a gevent socket whose next request is already there reads it without yielding, so a quick
+        # client kept one greenlet serving request after request while the worker's other connections waited
+        # (two workers at 16 clients: p50 0.3 ms, p99 57 ms). Yielding here puts this connection behind the others.
+        gevent.sleep(TURN_S)
         return True
 
     def run(self):

@@ -26,6 +26,10 @@ def app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/slow":
         time.sleep(1.0)  # a call in flight (with the gevent worker, time.sleep lets the others run)
+    if path == "/cpu":
+        until = time.perf_counter() + 0.005
+        while time.perf_counter() < until:  # 5 ms of work that lets nothing else run
+            pass
     if path == "/empty":
         start_response("204 No Content", [])
         return []
@@ -124,3 +128,26 @@ def test_a_stopping_worker_answers_the_call_in_flight_and_closes_idle_connection
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_gevent_serves_connections_in_turn_even_when_one_has_its_next_request_waiting():
+    """A client that sends its requests back to back (pipelined here; a quick client on loopback comes close) must not
+    keep the worker to itself: after each answer its connection goes behind the others (serve/greenlets.py)."""
+    proc, port = start("gevent")
+    try:
+        greedy = socket.create_connection(("127.0.0.1", port), timeout=10)
+        greedy.sendall(b"GET /cpu HTTP/1.1\r\nHost: x\r\n\r\n" * 40)  # 40 requests of 5 ms each, all waiting
+        time.sleep(0.02)  # the worker is at them
+        assert raw(port, "/fine").endswith(b"fine")  # a second client's call, answered ...
+        greedy.setblocking(False)
+        answered = b""
+        try:  # what the greedy connection had got by then
+            while chunk := greedy.recv(1 << 20):
+                answered += chunk
+        except BlockingIOError:
+            pass
+        # ... long before the greedy connection's 40 were done: it had its turns, one answer each
+        assert answered.count(b"HTTP/1.1 200 OK") < 20
+    finally:
+        proc.terminate()
+        proc.wait(10)
