@@ -34,6 +34,9 @@ class OneWriteGeventWorker(GeventWorker):
     (soap/xmlsafe.py). Nothing a call does holds a lock or a database connection across a wait, so greenlets never
     wait for one another on a real lock.
 
+    After each answer the connection goes behind the worker's other connections (``TURN_S``): else a client whose
+    next request is already waiting is served again and again while the others wait.
+
     On stop, gunicorn's gevent worker waits up to ``graceful_timeout`` for every connection, also those only kept
     alive for a next request, and looks once a second: here connections between two requests are closed at once and
     a connection whose call is in flight is closed once that call is answered."""
