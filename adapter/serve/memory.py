@@ -50,6 +50,11 @@ def tune(arena_max: int) -> bool:
     return ok & bool(_LIBC.mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD))
 
 
+def trim() -> bool:
+    """Hand the free pages of glibc's heap back to the system now (glibc only)."""
+    return bool(_LIBC is not None and _LIBC.malloc_trim(0))
+
+
 class Trimmer:
     """``large()`` once a large request is answered; a thread of the worker trims once no large request has been
     answered for ``TRIM_DELAY_S`` (by then the memory of the last one is free too), and every few seconds while
@@ -105,7 +110,7 @@ class Trimmer:
                 if not due.is_set() or time.monotonic() >= give_up:
                     break
             gc.collect()  # what large requests left in reference cycles (spyne's contexts) is freed first
-            _LIBC.malloc_trim(0)
+            trim()
             self.trims += 1
 
 
