@@ -26,7 +26,7 @@ from adapter.errors import (
     TlsError,
 )
 from adapter.wl2.transport import Upstream
-from tests.support.servers import free_port
+from tests.support.servers import free_port, python
 from tests.support.tls import make_pki
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 5\r\n\r\nhello"
@@ -234,3 +234,31 @@ def test_mutual_tls_reuses_the_connection_and_refuses_strangers(serve, tmp_path)
         post(Upstream(server.url("https"), cert=pki.client.pair))
     with pytest.raises(TlsError, match="No such file"):
         post(Upstream(server.url("https"), cert=(str(tmp_path / "missing.pem"), pki.client.key), ca=pki.ca))
+
+
+_GEVENT = """
+from gevent import monkey
+monkey.patch_socket(); monkey.patch_ssl(); monkey.patch_time()  # as the adapter's gevent worker does
+import sys, threading
+from adapter.wl2.transport import Upstream
+
+upstream = Upstream(sys.argv[1])
+
+def post():
+    return upstream.request("POST", "/wl2", b"<x/>", {"Content-Type": "text/xml"}, (2.0, 2.0)).status_code
+
+in_thread = []
+thread = threading.Thread(target=lambda: in_thread.append(post()))  # e.g. the subscriber, a real thread
+thread.start(); thread.join()
+print(in_thread[0], post(), post(), len(upstream.idle_by_loop), sum(map(len, upstream.idle_by_loop.values())))
+"""
+
+
+def test_with_gevent_each_thread_reuses_only_the_connections_its_own_loop_made(serve):
+    """A gevent socket belongs to the hub of the thread that made it; used from another thread it raises "Cannot
+    switch to a different thread". A worker's background thread and its request greenlets keep separate pools."""
+    server = serve(reply(OK))
+    done = python(_GEVENT, f"http://127.0.0.1:{server.port}/wl2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "200", "200", "2", "2"]  # two loops, one idle connection each
+    assert server.connections == 2  # the main loop's second call reused its own
