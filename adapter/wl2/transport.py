@@ -13,9 +13,11 @@ the body read passes it) and in time (every read, status line and headers includ
 of the attempt's time, so an upstream dripping a byte every half second cannot hold a call longer than that).
 Failures are the ``TransportError`` tree of adapter/errors.py, each with the ``kind`` the metrics count.
 
-Idle connections are kept per upstream (at most ``pool_size``, newest reused first) and are dropped when the
-upstream has closed them (readable while idle) or when a process forks (a gunicorn worker never shares its
-parent's sockets). A connection is never reused after an answer that was not read to its end.
+Idle connections are kept per upstream and event loop (at most ``pool_size``, newest reused first; with gevent a
+socket belongs to the thread whose hub made it, so a worker's request greenlets and its subscriber thread keep
+their own), and are dropped when the upstream has closed them (readable while idle) or when a process forks (a
+gunicorn worker never shares its parent's sockets). A connection is never reused after an answer that was not
+read to its end.
 
 zeep's own transport is kept only to load the WSDL and XSDs, which come from the package and nowhere else.
 """
