@@ -1,6 +1,6 @@
 """Which WSGI server to run the adapter under: the same adapter application, against the same simulator, under
-gunicorn (gthread, 1 and 2 workers) and waitress (1 process), measured in one run. Prints req/s and p50/p99 at
-concurrency 1 and 16, as ratios against gunicorn with 1 worker.
+gunicorn (gthread and gevent, 1 and 2 workers) and waitress (1 process), measured in one run. Prints req/s and
+p50/p99 at concurrency 1 and 16, as ratios against gunicorn gthread with 1 worker.
 Usage: .venv/bin/python bench/wsgi_servers.py [--seconds 4]   (needs waitress: pip install waitress)
 """
 from __future__ import annotations
@@ -56,17 +56,20 @@ def main() -> int:
         crebo = next(e["crebonummer"] for e in company["erkenningen"] if e["status"] == "ERKEND")
         body = WL1_BODY.format(licence=LICENCE, lid=company["leerbedrijfId"], crebo=int(crebo)).encode()
         headers = {"Content-Type": "text/xml; charset=utf-8"}
-        setups = {
-            "gunicorn gthread, 1 worker x 32 threads": ("serve", 1),
-            "gunicorn gthread, 2 workers x 32 threads": ("serve", 2),
-            "waitress, 1 process x 32 threads": ("waitress", 1),
+        setups = {  # the test configuration's [server] has threads = 16
+            "gunicorn gthread, 1 worker x 16 threads": ("serve", 1, 'worker = "gthread"'),
+            "gunicorn gthread, 2 workers x 16 threads": ("serve", 2, 'worker = "gthread"'),
+            "gunicorn gevent, 1 worker": ("serve", 1, 'worker = "gevent"'),
+            "gunicorn gevent, 2 workers": ("serve", 2, 'worker = "gevent"'),
+            "waitress, 1 process x 32 threads": ("waitress", 1, ""),
         }
         results = {}
-        for name, (kind, workers) in setups.items():
+        for name, (kind, workers, server) in setups.items():
             port = free_port()
-            config = write_config(tmp / f"{kind}{workers}.toml", f"{sim.url}/wl2", f"sqlite:///{tmp}/s{port}.db",
-                                  port, "\n[mutations]\nsubscribe_after_verify = false\n", workers,
-                                  audit_bodies=False)
+            config = write_config(tmp / f"{kind}{workers}{len(results)}.toml", f"{sim.url}/wl2",
+                                  f"sqlite:///{tmp}/s{port}.db", port,
+                                  "\n[mutations]\nsubscribe_after_verify = false\n", workers, audit_bodies=False,
+                                  server=server)
             cmd = ([sys.executable, "-m", "adapter", "serve", "--config", str(config)] if kind == "serve"
                    else [sys.executable, "-c", WAITRESS, str(config), str(port)])
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
