@@ -4,10 +4,11 @@ Started here, all on loopback:
   * a simulator (``wl-adapter simulate``), only at the start, to capture one real answer per operation;
   * the stand-in upstream (bench/standin.py): replays those answers, echoing MessageID/Action; ``--latency-ms``;
   * the reference (bench/passthrough.py): reads the body, POSTs the bytes to the stand-in over a pooled keep-alive
-    urllib3 connection, returns the answer's bytes; gunicorn gthread with the adapter's settings and worker/thread
-    counts;
+    urllib3 connection, returns the answer's bytes; gunicorn gthread (as issue 10 defines it) with the adapter's
+    worker count and the gthread thread count;
   * the adapter (``wl-adapter serve --config FILE``) in its default configuration (nothing switched off: every
-    validation, the audit trail, subscribe_after_verify), pointed at the stand-in, SQLite store, one school.
+    validation, the audit trail, subscribe_after_verify; gevent workers), pointed at the stand-in, SQLite store, one
+    school. ``--adapter-server LINE`` adds a line to its [server] table (e.g. ``worker = "gthread"``).
 The pass-through gets the exact WL 2.0 bytes the adapter sent during the capture; the adapter the WL 1.0 request.
 GeefMutaties makes no WL 2.0 call (the adapter answers from its store): its pass-through relays the same WL 1.0
 request and the stand-in replays the adapter's own answer, so both move messages of the same size.
@@ -207,6 +208,16 @@ def adapter_server_defaults() -> tuple[int, int]:
     except (ValueError, subprocess.SubprocessError):
         print("warning: could not read the adapter's default workers/threads; using 2 x 32", file=sys.stderr)
         return 2, 32
+
+
+def _started_as(log: Path) -> str:
+    """How the adapter says it serves ("2 gevent workers x up to 1000 calls"), from its start line."""
+    for _ in range(50):
+        for line in log.read_text(errors="replace").splitlines():
+            if " started: " in line:
+                return line.split(", ", 1)[1].split(";", 1)[0]
+        time.sleep(0.1)
+    return "(its start line was not found)"
 
 
 def wl_adapter_cli() -> list[str]:
@@ -538,14 +549,15 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
         env = {} if a.no_sql_trace else {
             "WL_BENCH_SQL_TRACE": str(self.sqltrace.path),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH / "sqltrace"), os.environ.get("PYTHONPATH")]))}
-        print(f"starting the adapter (wl-adapter serve, default configuration, {self.workers} workers x "
-              f"{self.threads} threads) ...", flush=True)
+        print("starting the adapter (wl-adapter serve, default configuration) ...", flush=True)
         self.adapter = GunicornServer("adapter", [*cli, "serve", "--config", str(config)], self.tmp / "adapter.log",
                                       env=env)
         self.procs.append(self.adapter)
         self.adapter_url = f"http://127.0.0.1:{ad_port}"
         self.adapter.wait_http(f"{self.adapter_url}/healthz")
         self.adapter.wait_workers(self.workers)
+        self.adapter_server = _started_as(self.tmp / "adapter.log")
+        print(f"  the adapter runs {self.adapter_server}", flush=True)
 
         self.ops, self.data = build_ops(sim_url)
         wanted = [o.strip() for o in a.ops.split(",")] if a.ops else None
@@ -836,7 +848,8 @@ def figures(bench: Bench) -> dict:
         per_op.append(f)
     out = {"date": time.strftime("%Y-%m-%d"), "settings": {
         "seconds": a.seconds, "latency_ms": a.latency_ms, "latency_seconds": a.latency_seconds,
-        "workers": bench.workers, "threads": bench.threads, "leerbedrijven": a.leerbedrijven, "cpus": os.cpu_count(),
+        "workers": bench.workers, "threads": bench.threads, "adapter_server": bench.adapter_server,
+        "leerbedrijven": a.leerbedrijven, "cpus": os.cpu_count(),
         "python": sys.version.split()[0]}, "goals": GOALS, "operations": per_op,
         "runs": [{**r.__dict__, "rps": r.rps} for r in bench.runs], "notes": bench.notes}
     verify = [r for r in bench.runs if r.target == "adapter" and r.op == "VerifieerAccreditatie" and not r.latency_ms]
@@ -870,9 +883,9 @@ def _f(v, fmt: str = "{:.0f}") -> str:
 def tables(fig: dict, markdown: bool = False) -> str:
     s = fig["settings"]
     ops = fig["operations"]
-    head = (f"Adapter (default configuration) vs a byte pass-through proxy, both gunicorn gthread {s['workers']} x "
-            f"{s['threads']}, stand-in upstream, wrk on loopback, {s['cpus']} CPUs, {s['seconds']:g} s per run, "
-            f"{fig['date']}")
+    head = (f"Adapter (default configuration: {s['adapter_server']}) vs a byte pass-through proxy (gunicorn gthread "
+            f"{s['workers']} x {s['threads']}), stand-in upstream, wrk on loopback, {s['cpus']} CPUs, "
+            f"{s['seconds']:g} s per run, {fig['date']}")
     t1_head = ["operation", "pass req/s @16", "adapter req/s @16", "A ≥0.5×", "pass p50 @1", "adapter p50 @1",
                "B added ≤1 ms", "pass p99 @16", "adapter p99 @16", "B p99 ≤3×", "CPU ms/call pass", "CPU adapter",
                "adapter cores @16", "SQL writes/call", "SQL connects/call"]
