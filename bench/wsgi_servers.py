@@ -63,7 +63,7 @@ def main() -> int:
             "gunicorn gevent, 2 workers": ("serve", 2, 'worker = "gevent"'),
             "waitress, 1 process x 32 threads": ("waitress", 1, ""),
         }
-        results = {}
+        results: dict[str, dict] = {}
         for name, (kind, workers, server) in setups.items():
             port = free_port()
             config = write_config(tmp / f"{kind}{workers}{len(results)}.toml", f"{sim.url}/wl2",
