@@ -3,9 +3,10 @@
 zeep's own deserialisation builds value objects element by element through its schema machinery: for a 25-result
 search that is several milliseconds, most of the adapter's CPU. The answer has already been parsed (safely) and
 validated against the frozen XSD by then, so walking it once with a table made from that XSD is enough. The table is
-made once per process (xmlschema): for every element of every answer, its children in XSD order, whether they repeat,
-and the zeep builtin type that turns text into a value, so values are exactly what zeep would have made: every
-declared child is present (None, or [] for a repeating one, when absent), xs:int is an int, xs:date a date.
+made once, before the workers fork, from zeep's own reading of the XSD (xmlschema did this before; importing it and
+its meta-schema cost every worker ~10 MB): for every element of every answer, its children in XSD order, whether
+they repeat, and the zeep builtin type that turns text into a value, so values are exactly what zeep would have made:
+every declared child is present (None, or [] for a repeating one, when absent), xs:int is an int, xs:date a date.
 
 The walk is most of what is left of reading a search answer (hundreds of elements), so it does per element only
 what it must: each shape carries a dict of its children's names to copy and, per tag, how to read that child;
@@ -21,15 +22,13 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-import xmlschema
+import zeep
+import zeep.loader
 from lxml import etree
-from zeep.xsd.types.builtins import Date, Integer, Long, String, default_types
+from zeep.xsd import ComplexType
+from zeep.xsd.types.builtins import Date, Integer, Long, String
 
-from adapter import ns
 from adapter.contracts import WL2
-
-_XSD = f"{{{ns.XSD}}}"
-
 
 # How a child element becomes a value: its text as it is (xs:string and what restricts it), its text through a
 # converter (``_Shape.convert``), or a dict read with its own shape.
@@ -70,19 +69,15 @@ def _fast_date(zeep_date: Callable[[str], object]) -> Callable[[str], object]:
 
 
 def _converter(simple_type) -> Callable[[str], object]:
-    """zeep's converter for the nearest XML Schema builtin the type derives from."""
-    t = simple_type
-    while t is not None and not (t.name and t.name.startswith(_XSD) and t.name in default_types):
-        t = getattr(t, "base_type", None)
-    builtin = default_types[t.name] if t is not None else default_types[f"{_XSD}string"]
-    method = type(builtin).pythonvalue
+    """zeep's converter for the type: zeep makes a restriction of a builtin a subclass of that builtin's class."""
+    method = type(simple_type).pythonvalue
     if method is String.pythonvalue:  # ``return value``
         return _text
     if method in (Integer.pythonvalue, Long.pythonvalue):  # ``return int(value)``
         return _int
     if method is Date.pythonvalue:
-        return _fast_date(builtin.pythonvalue)
-    return builtin.pythonvalue
+        return _fast_date(simple_type.pythonvalue)
+    return simple_type.pythonvalue
 
 
 def _text(text: str) -> str:
@@ -91,15 +86,16 @@ def _text(text: str) -> str:
 
 def _shape(element, shapes: dict) -> _Shape:
     xsd_type = element.type
-    if xsd_type.is_simple() or xsd_type.has_simple_content():
-        return _Shape(convert=_converter(xsd_type if xsd_type.is_simple() else xsd_type.content))
+    if not isinstance(xsd_type, ComplexType):
+        return _Shape(convert=_converter(xsd_type))
+    # (WL 2.0 has no complex type with simple content; zeep would read one as {'_value_1': ..., attributes})
     key = id(xsd_type)
     if key in shapes:  # a named type seen before (recursion is not in these schemas, sharing is)
         return shapes[key]
     shape = shapes[key] = _Shape()
-    for child in xsd_type.content.iter_elements():
-        repeats = child.max_occurs is None or child.max_occurs > 1
-        shape.children[child.name] = (child.local_name, _shape(child, shapes), repeats)
+    for name, child in xsd_type.elements:  # in XSD order; a choice's elements each in their place
+        repeats = child.max_occurs == "unbounded" or child.max_occurs > 1
+        shape.children[child.qname.text] = (name, _shape(child, shapes), repeats)
     _finish(shape)
     return shape
 
@@ -118,9 +114,16 @@ def _finish(shape: _Shape) -> None:
 
 @lru_cache(maxsize=None)
 def _shapes() -> dict[str, _Shape]:
-    schema = xmlschema.XMLSchema(str(WL2.xsd))
+    from adapter.wl2.transport import PackagedOnly
+
+    transport = PackagedOnly()
+    location = str(WL2.xsd)
+    with open(location, "rb") as xsd:  # zeep's loader: no comments, nothing from the network
+        root = zeep.loader.load_external(xsd, transport, base_url=location)
+    schema = zeep.xsd.Schema(root, transport=transport, location=location)
     shapes: dict = {}
-    return {element.name: _shape(element, shapes) for element in schema.elements.values()}
+    return {element.qname.text: _shape(element, shapes) for element in schema.elements
+            if element.qname.namespace == WL2.namespace}
 
 
 def prepare() -> None:
