@@ -6,11 +6,14 @@ process from the same default configuration compare.py uses, and calls it direct
 WL 1.0 side) N times per operation: first timed (µs per call, wall and this process's CPU), then under cProfile.
 The stand-in still answers over loopback, so the WL 2.0 round trip (its wait included) is in the wall time.
 
+With ``--garbage`` it counts what each call leaves in reference cycles instead (objects only the garbage collector
+frees, in a full collection that stops the worker: with a hundred calls in flight such a collection took 0.1 s).
+
 With ``--sample`` the calls are sampled by py-spy (this process, only the thread holding the GIL) instead of
 cProfile, which inflates functions that make many small Python calls: the shares are then CPU as it is spent.
 
 Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
-       [--top 30] [--sort tottime|cumtime] [--sample]
+       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage]
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ def main() -> None:
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--sample", action="store_true", help="py-spy (sampling) instead of cProfile")
     ap.add_argument("--time-only", action="store_true", help="only the timed calls, no profile")
+    ap.add_argument("--garbage", action="store_true", help="what each call leaves in reference cycles, by type")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
     cli = compare.wl_adapter_cli()
@@ -98,6 +102,9 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
             print(f"{op.name:24s} {wall * 1e6 / a.calls:7.0f} µs wall/call  {cpu * 1e6 / a.calls:7.0f} µs CPU/call")
             if a.time_only:
                 continue
+            if a.garbage:
+                garbage(lambda body=op.wl1: call(adapter.wsgi, body), min(a.calls, 200), a.top)
+                continue
             if a.sample:
                 sample(lambda body=op.wl1: call(adapter.wsgi, body), a.calls, tmp / f"spy-{op.name}.txt", a.top)
                 continue
@@ -113,6 +120,40 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
         standin.stop()
         if sim.proc.poll() is None:
             sim.stop()
+
+
+def garbage(one_call, calls: int, top: int) -> None:
+    """Make the calls with the collector off, then collect, keeping what it found: objects per call, by type."""
+    import collections
+    import gc
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(calls):
+            one_call()
+        gc.collect()
+        found = collections.Counter(type(o).__qualname__ for o in gc.garbage)
+        if os.environ.get("WL_CYCLES"):
+            ids = {id(o): i for i, o in enumerate(gc.garbage)}
+            for i, o in enumerate(gc.garbage[: len(gc.garbage) // calls]):
+                refs = [ids[id(r)] for r in gc.get_referents(o) if id(r) in ids]
+                desc = type(o).__qualname__
+                if isinstance(o, dict):
+                    desc += " keys=" + ",".join(map(str, list(o)[:6]))
+                elif hasattr(o, "__qualname__"):
+                    desc += " " + o.__qualname__
+                elif isinstance(o, list):
+                    desc += f" len={len(o)} " + ",".join(type(x).__name__ for x in o[:4])
+                print(f"    #{i} {desc[:110]} -> {refs}")
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    print(f"  {sum(found.values()) / calls:.1f} objects per call in reference cycles")
+    for name, n in found.most_common(top):
+        print(f"    {n / calls:8.1f}  {name}")
 
 
 def sample(one_call, calls: int, raw: Path, top: int) -> None:

@@ -23,6 +23,8 @@ from lxml.builder import E
 from spyne import AnyXml, Application, ServiceBase, rpc
 from spyne.const.http import HTTP_400, HTTP_500
 from spyne.const.xml import NS_XML
+from spyne.context import EventContext, ProtocolContext, TransportContext
+from spyne.evmgr import EventManager
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.wsgi import WsgiApplication
@@ -47,6 +49,50 @@ for _name in ("spyne", "spyne.protocol", "spyne.server", "spyne.application", "s
 # spyne runs a full gc.collect() at the end of a request at most once a second (MethodContext.close), which stalls
 # that request for tens to hundreds of milliseconds: the p99. Python's own generational collector is enough.
 spyne.const.MIN_GC_INTERVAL = math.inf
+
+
+# Each call must leave nothing that only the cycle collector frees: with a hundred calls in flight (gevent) their
+# garbage reaches Python's oldest generation, and collecting it (60,000 objects a second per worker) stopped a worker
+# for 0.1-0.2 s at a time, the p99 at 256 clients (bench/profile_calls.py --garbage counts it per call).
+def _fire_event(self, event_name, ctx, *args, **kwargs):
+    """spyne's ``EventManager.fire_event`` without the empty ordered set (a list that refers to itself) it makes
+    for every event that has no listeners, a dozen times per call."""
+    for handler in self.handlers.get(event_name, ()):
+        handler(ctx, *args, **kwargs)
+
+
+EventManager.fire_event = _fire_event  # spyne 2.14.0 (pinned); same listeners, same order
+
+_CONTEXTS = "wl_adapter.spyne_contexts"
+
+
+class _WsgiApplication(WsgiApplication):
+    """spyne's WSGI application whose method contexts are taken apart once the answer has been produced.
+
+    A method context and its protocol, transport and event contexts refer to one another (a protocol context even
+    to itself, through a closure): without this every call left ~60 objects, its lxml trees and its environ in
+    reference cycles."""
+
+    def generate_contexts(self, ctx, in_string_charset=None):
+        contexts = super().generate_contexts(ctx, in_string_charset)
+        ctx.transport.req_env[_CONTEXTS] = (ctx, *contexts)
+        return contexts
+
+    def __call__(self, req_env, start_response, wsgi_url=None):
+        try:
+            return list(super().__call__(req_env, start_response, wsgi_url))  # spyne is done with them after this
+        finally:
+            for ctx in req_env.pop(_CONTEXTS, ()):
+                _take_apart(ctx)
+
+
+def _take_apart(ctx) -> None:
+    for part in vars(ctx).values():
+        if isinstance(part, (ProtocolContext, TransportContext, EventContext)):
+            vars(part).clear()
+        elif isinstance(part, BaseException):  # a fault: its traceback's frames hold the fault (and the context)
+            part.__traceback__ = part.__context__ = None
+    vars(ctx).clear()
 
 _OPERATION_TAGS = {f"{{{WL1_NS}}}{op}": op for op in OPERATIONS}
 
@@ -269,7 +315,7 @@ def _application(protocol: type[Wl1Soap11] | type[Wl1Soap12], types: dict, pipel
     nsmap.pop("soap11env", None)
     nsmap.pop("soap12env", None)
     nsmap["soap"] = protocol.version.env_ns
-    return WsgiApplication(app)
+    return _WsgiApplication(app)
 
 
 def build_wsgi(pipeline: Pipeline, limits: Limits, policy: ValidationPolicy = ValidationPolicy()) -> Wl1Wsgi:

@@ -69,7 +69,7 @@ class _Answer:
         self.size = 0
         self.headers_done = self.complete = self.keep_alive = False
         self.final_status = 0
-        self._parser: httptools.HttpResponseParser = httptools.HttpResponseParser(self)
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -83,6 +83,7 @@ class _Answer:
 
     def on_message_complete(self) -> None:
         parser = self._parser
+        assert parser is not None  # only called while the parser is being fed
         status = parser.get_status_code()
         if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows on the same connection
             self.headers, self.parts, self.size, self.headers_done = {}, [], 0, False
@@ -160,11 +161,11 @@ class Upstream:
         return response
 
     def _exchange(self, sock: socket.socket, data: bytes, deadline: float, read: float) -> tuple[Response, bool]:
+        answer = _Answer()
+        parser = answer._parser
         try:
             _wait(sock, deadline)
             sock.sendall(data)
-            answer = _Answer()
-            parser = answer._parser
             while not answer.complete:
                 _wait(sock, deadline)
                 chunk = sock.recv(_CHUNK)
@@ -184,6 +185,8 @@ class Upstream:
             raise RemoteProtocolError(f"not an HTTP answer: {exc}") from None
         except OSError as exc:
             raise ReadError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            answer._parser = None  # the parser holds the answer's callbacks: a cycle only a full collection frees
         return Response(answer.final_status, b"".join(answer.parts), answer.headers), reusable
 
     def _check_size(self, answer: _Answer) -> None:
