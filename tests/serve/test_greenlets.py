@@ -7,13 +7,17 @@ calls wait until ``GIVE_UP_S`` and the proxy's peak stays at 16; with greenlets 
 """
 from __future__ import annotations
 
+import collections
 import http.server
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from tests.support.servers import serve_app
 from tests.support.upstream import COMPANY, geef_details
 
 HELD = 48
@@ -86,3 +90,102 @@ def test_a_gthread_worker_holds_at_most_its_threads(holding_proxy, start_adapter
         codes = [code for code, _, _ in pool.map(lambda _: geef_details(adapter.url), range(24))]
     assert holding_proxy.peak == 16
     assert codes == [0] * 24
+
+
+SHARING_APP = """
+import os, sys, time
+from adapter.serve.runner import ServerOptions, run
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/cpu":
+        until = time.perf_counter() + 0.005
+        while time.perf_counter() < until:  # 5 ms of work that lets nothing else in its worker run
+            pass
+    body = str(os.getpid()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+run(lambda: app, ServerOptions(port=int(sys.argv[1]), workers=2, threads=2, worker="gevent"))
+"""
+
+
+@pytest.fixture
+def two_workers():
+    proc, port = serve_app(SHARING_APP)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def ask(sock: socket.socket, path: str = "/") -> bytes:
+    """One request on a kept-alive connection; the answer's body (the pid of the worker that answered)."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return answer(sock)
+
+
+def answer(sock: socket.socket) -> bytes:
+    received = b""
+    while True:
+        head, _, body = received.partition(b"\r\n\r\n")
+        if _ and len(body) >= int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]):
+            return body
+        chunk = sock.recv(4096)
+        assert chunk, "the connection closed"
+        received += chunk
+
+
+def connect_all(port: int, n: int) -> list[socket.socket]:
+    return [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
+
+
+def test_connections_arriving_at_once_are_shared_between_the_workers(two_workers):
+    """Each worker keeps its connections for their whole life, so a worker that took most of a burst would serve
+    its calls at half speed while the other idles (serve/greenlets.py, ``Shares``)."""
+    for _ in range(3):
+        conns = connect_all(two_workers, 64)  # all in the listening socket's queue before any is accepted
+        try:
+            pids = collections.Counter(ask(c) for c in conns)
+        finally:
+            for c in conns:
+                c.close()
+        assert len(pids) == 2 and all(28 <= n <= 36 for n in pids.values()), pids
+        time.sleep(0.3)  # the workers see these connections closed before the next burst
+
+
+def test_busy_workers_accept_a_burst_of_connections_at_once(two_workers):
+    """A busy gevent worker takes a turn of its hub (every call that is ready) between two looks at the listening
+    socket. Accepting one connection per turn (gevent's ``max_accept = 1``), 40 new connections waited 20 turns, a
+    turn of every busy call in between; all of them are accepted within a turn or two now."""
+    busy_answers = 0
+    stop = threading.Event()
+
+    def keep_busy():
+        nonlocal busy_answers
+        with socket.create_connection(("127.0.0.1", two_workers), timeout=10) as s:
+            while not stop.is_set():
+                ask(s, "/cpu")
+                busy_answers += 1
+
+    threads = [threading.Thread(target=keep_busy) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)  # both workers are at it
+        before = busy_answers
+        conns = connect_all(two_workers, 40)
+        for c in conns:  # all sent before any answer is read
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            for c in conns:
+                answer(c)
+            during = busy_answers - before
+        finally:
+            for c in conns:
+                c.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    # each busy connection is answered once per turn of its worker: 20 turns each would be ~160 answers
+    assert during < 48, during
+

@@ -11,12 +11,11 @@ from __future__ import annotations
 import http.client
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.support.servers import ROOT, free_port
+from tests.support.servers import serve_app
 
 APP = """
 import os, signal, sys, time
@@ -50,17 +49,7 @@ WORKERS = ["gthread", "gevent"]
 
 
 def start(worker: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", APP, str(port), worker], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
-            time.sleep(0.1)
+    return serve_app(APP, worker)
 
 
 @pytest.fixture(scope="module", params=WORKERS)

@@ -49,6 +49,22 @@ def python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedPr
                           timeout=timeout)
 
 
+def serve_app(code: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """Run ``code`` (a tiny WSGI application served through adapter/serve/runner.py) in a process of its own, with
+    the free port it must listen on as its first argument; return once the port accepts connections."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port), *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
+            time.sleep(0.1)
+
+
 class Server:
     """A ``wl-adapter`` subcommand running as a child process until ``stop()``."""
 
