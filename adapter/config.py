@@ -81,7 +81,7 @@ class UpstreamConfig:
     client_cert: str = ""
     client_key: str = ""
     ca: str = ""
-    pool_size: int = 64
+    pool_size: int = 1000  # as many as calls a gevent worker may have in flight (server.connections)
     breaker_failures: int = 5  # calls failed in a row (998) that open the circuit
     breaker_reset_s: float = 10.0  # how long it stays open before one probe call may close it
     max_response_bytes: int = 16 * 1024 * 1024  # a larger WL 2.0 answer is not read further (998)

@@ -262,3 +262,35 @@ def test_with_gevent_each_thread_reuses_only_the_connections_its_own_loop_made(s
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["200", "200", "200", "2", "2"]  # two loops, one idle connection each
     assert server.connections == 2  # the main loop's second call reused its own
+
+
+_GEVENT_BURST = """
+from gevent import monkey
+monkey.patch_socket(); monkey.patch_ssl(); monkey.patch_time()
+import sys, gevent
+from adapter.config import UpstreamConfig
+from adapter.wl2.transport import Upstream
+
+upstream = Upstream(sys.argv[1], pool_size=UpstreamConfig().pool_size)  # the default
+def burst():
+    calls = [gevent.spawn(upstream.request, "POST", "/wl2", b"<x/>", {}, (5.0, 5.0)) for _ in range(200)]
+    gevent.joinall(calls, raise_error=True)
+burst()
+print(len(upstream.idle))
+burst()
+"""
+
+
+def test_a_gevent_worker_keeps_a_connection_for_each_call_it_had_in_flight(serve):
+    """A gevent worker has hundreds of calls in flight against a slow upstream. With fewer idle connections kept
+    than that, every round of calls opened (and closed) new ones to WL 2.0: with 128 calls in flight per worker and
+    64 kept, half of all calls paid a TCP connect, and p99 at 256 clients went from 1.6-1.9× p50 to 2.3-3.1×."""
+    def slow(conn, request):
+        time.sleep(0.3)  # all 200 are in flight at once
+        conn.sendall(OK)
+
+    server = serve(slow)
+    done = python(_GEVENT_BURST, f"http://127.0.0.1:{server.port}/wl2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200"]
+    assert server.connections == 200  # the second burst made no new connection
