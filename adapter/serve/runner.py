@@ -11,6 +11,8 @@ instance (docs/deployment.md).
 from __future__ import annotations
 
 import gc
+import logging
+import resource
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from adapter.serve.memory import trim
+
+log = logging.getLogger("wl_adapter.serve")
+
+FILES_SPARE = 256  # files a worker holds besides its calls' sockets: listeners, store, logs, libraries
 
 
 @dataclass
@@ -177,4 +183,23 @@ def run(app_factory: Callable[[], Callable], options: ServerOptions,
     """Serve until stopped (SIGTERM/SIGINT). ``app_factory`` runs once, before workers fork; ``on_worker`` gets each
     gunicorn worker once it is initialised (the simulator's network faults need its sockets); ``on_ready`` runs
     once the listening sockets are bound."""
+    enough_files(options)
     _Gunicorn(app_factory, options, post_fork, on_worker, on_ready).run()
+
+
+def enough_files(options: ServerOptions) -> int:
+    """Raise this process's limit of open files (its soft limit, up to the hard one) to what a worker may need: a
+    call in flight holds two sockets, its client's and its WL 2.0 connection. A shell's usual 1,024 would stop a
+    gevent worker at ~500 calls in flight (``EMFILE``: connections refused, WL 2.0 calls failing). Returns the
+    limit now in force; says so in the log when even the hard limit is too low."""
+    in_flight = options.connections if options.worker == "gevent" else options.threads
+    needed = 2 * in_flight + FILES_SPARE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning("open files are limited to %d per process (hard limit); %d calls in flight per worker need "
+                    "about %d: raise the limit (LimitNOFILE, ulimit -n) or lower [server] connections",
+                    soft, in_flight, needed)
+    return soft

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import http.server
+import resource
 import socket
 import threading
 import time
@@ -93,7 +94,7 @@ def test_a_gthread_worker_holds_at_most_its_threads(holding_proxy, start_adapter
 
 
 SHARING_APP = """
-import os, sys, time
+import os, resource, sys, time
 from adapter.serve.runner import ServerOptions, run
 
 def app(environ, start_response):
@@ -101,10 +102,12 @@ def app(environ, start_response):
         until = time.perf_counter() + 0.005
         while time.perf_counter() < until:  # 5 ms of work that lets nothing else in its worker run
             pass
-    body = str(os.getpid()).encode()
+    body = str(resource.getrlimit(resource.RLIMIT_NOFILE)[0] if environ["PATH_INFO"] == "/files" else os.getpid())
+    body = body.encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))  # a low soft limit
 run(lambda: app, ServerOptions(port=int(sys.argv[1]), workers=2, threads=2, worker="gevent"))
 """
 
@@ -189,3 +192,11 @@ def test_busy_workers_accept_a_burst_of_connections_at_once(two_workers):
     # each busy connection is answered once per turn of its worker: 20 turns each would be ~160 answers
     assert during < 48, during
 
+
+
+@pytest.mark.skipif(resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 2 * 1000 + 256, reason="hard limit too low")
+def test_a_gevent_server_raises_its_open_file_limit_to_what_its_calls_need(two_workers):
+    """Started with a soft limit of 256 files, a worker of 1,000 calls in flight would refuse connections (and fail
+    WL 2.0 calls) at ~120: the runner raises the soft limit, within the hard one (serve/runner.py)."""
+    with socket.create_connection(("127.0.0.1", two_workers), timeout=10) as s:
+        assert int(ask(s, "/files")) >= 2 * 1000 + 256
