@@ -94,6 +94,7 @@ def _take_apart(ctx) -> None:
             part.__traceback__ = part.__context__ = None
     vars(ctx).clear()
 
+
 _OPERATION_TAGS = {f"{{{WL1_NS}}}{op}": op for op in OPERATIONS}
 
 
