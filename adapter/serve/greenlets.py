@@ -102,6 +102,8 @@ class SharingServer(StreamServer):
         accepted = super().do_read()
         if accepted:  # counted now: its greenlet only starts after this turn's other accepts
             self.shares.add(self.slot, 1)
+        else:  # none left waiting: the next one to arrive is left to the others again first
+            self._left_since = None
         return accepted
 
     def do_close(self, *args):

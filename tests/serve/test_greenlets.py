@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from adapter.serve.greenlets import WAIT_AT_MOST_S, Shares, SharingServer, waiting
 from tests.support.servers import serve_app
 from tests.support.upstream import COMPANY, geef_details
 
@@ -200,3 +201,46 @@ def test_a_gevent_server_raises_its_open_file_limit_to_what_its_calls_need(two_w
     WL 2.0 calls) at ~120: the runner raises the soft limit, within the hard one (serve/runner.py)."""
     with socket.create_connection(("127.0.0.1", two_workers), timeout=10) as s:
         assert int(ask(s, "/files")) >= 2 * 1000 + 256
+
+
+def test_a_worker_holds_its_share_of_the_open_and_the_waiting_connections():
+    shares = Shares(8)
+    shares.claim(0)
+    shares.claim(1)  # (both slots this process's here; in a server, one worker's each)
+    shares.add(0, 10)
+    assert shares.over(0, workers=2, waiting=0)  # 10 of 10 open
+    assert not shares.over(1, workers=2, waiting=0)
+    assert not shares.over(0, workers=2, waiting=20)  # its share of 30 is 15 (+2)
+    shares.add(0, -10)
+    assert not shares.over(0, workers=2, waiting=0)
+
+
+def test_the_accept_queue_is_read_from_the_listening_socket():
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        waiting_now = [socket.create_connection(listener.getsockname()) for _ in range(3)]
+        try:
+            assert waiting(listener) == 3
+            listener.accept()[0].close()
+            assert waiting(listener) == 2
+        finally:
+            for c in waiting_now:
+                c.close()
+    with socket.socket(socket.AF_UNIX) as unix:
+        assert waiting(unix) == 0  # unknown: the share is then of the open connections only
+
+
+def test_a_worker_over_its_share_leaves_new_connections_to_the_others_for_a_while_only(monkeypatch):
+    shares = Shares(8)
+    shares.claim(0)
+    shares.add(0, 10)  # over its share: the other worker holds none
+    clock = [100.0]
+    monkeypatch.setattr("adapter.serve.greenlets.time.monotonic", lambda: clock[0])
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = SharingServer(listener, shares, 0, 2, handle=lambda *a: None)
+        assert server._leave_to_others()
+        clock[0] += WAIT_AT_MOST_S / 2
+        assert server._leave_to_others()
+        clock[0] += WAIT_AT_MOST_S / 2  # the others have not taken them: this worker does
+        assert not server._leave_to_others()
+        server._left_since = None  # (what do_read does once none are left waiting)
+        assert server._leave_to_others()  # the next arrival is left to the others first again
