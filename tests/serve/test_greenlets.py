@@ -4,6 +4,9 @@
 The upstream here is the simulator behind a holding proxy: each request waits until ``HELD`` requests are inside at
 once (or ``GIVE_UP_S`` has passed), then all are forwarded. A worker limited to its 16 threads never gets there, its
 calls wait until ``GIVE_UP_S`` and the proxy's peak stays at 16; with greenlets the peak is ``HELD`` and nothing waits.
+
+How two gevent workers share new connections (``Shares``) is tested on a tiny application of two workers
+(``SHARING_APP``: it answers with the pid of the worker that served the call), and piece by piece below it.
 """
 from __future__ import annotations
 
@@ -130,8 +133,8 @@ def ask(sock: socket.socket, path: str = "/") -> bytes:
 def answer(sock: socket.socket) -> bytes:
     received = b""
     while True:
-        head, _, body = received.partition(b"\r\n\r\n")
-        if _ and len(body) >= int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]):
+        head, sep, body = received.partition(b"\r\n\r\n")
+        if sep and len(body) >= int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]):
             return body
         chunk = sock.recv(4096)
         assert chunk, "the connection closed"
@@ -192,7 +195,6 @@ def test_busy_workers_accept_a_burst_of_connections_at_once(two_workers):
             t.join(10)
     # each busy connection is answered once per turn of its worker: 20 turns each would be ~160 answers
     assert during < 48, during
-
 
 
 @pytest.mark.skipif(resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 2 * 1000 + 256, reason="hard limit too low")
