@@ -17,6 +17,7 @@ from lxml import etree
 
 from adapter.errors import XmlRejected
 from adapter.soap.xmlsafe import Limits, parse
+from adapter.wl2.client import ANSWER_LIMITS
 from tests.support.servers import LICENCE, python
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -171,6 +172,7 @@ from concurrent.futures import ThreadPoolExecutor
 from adapter.errors import XmlRejected
 from adapter.serve.memory import tune
 from adapter.soap.xmlsafe import Limits, parse
+from adapter.wl2.client import ANSWER_LIMITS
 from tests.soap.test_xml_shape import WORST
 
 libc = ctypes.CDLL(None)
@@ -352,6 +354,7 @@ monkey.patch_socket(); monkey.patch_time()  # as the adapter's gevent worker doe
 import sys, time
 import gevent
 from adapter.soap.xmlsafe import Limits, parse
+from adapter.wl2.client import ANSWER_LIMITS
 
 limits = Limits(max_bytes=64 * 1024 * 1024, max_elements=10 ** 7, isolate_markup=int(sys.argv[1]))
 data = b"<r>" + b"<a x='1'/>" * 300_000 + b"</r>"  # well over the markup threshold, long to parse
@@ -371,10 +374,12 @@ print(sum(1 for t in ticks if start < t < end), round((end - start) * 1000))
 """
 
 
-def test_with_gevent_other_calls_go_on_while_a_large_document_is_parsed():
+@pytest.mark.parametrize("isolate_markup", [Limits().isolate_markup, ANSWER_LIMITS.isolate_markup],
+                         ids=["a WL 1.0 request", "a WL 2.0 answer"])
+def test_with_gevent_other_calls_go_on_while_a_large_document_is_parsed(isolate_markup):
     """In a gevent worker the calls in flight share one thread: waiting for the parsing thread with a plain join
     would stop all of them for the whole parse (the run with 0 = never isolate shows that: no tick at all)."""
-    isolated = python(_GREENLETS, str(Limits().isolate_markup), timeout=120)
+    isolated = python(_GREENLETS, str(isolate_markup), timeout=120)
     assert isolated.returncode == 0, isolated.stderr
     ticks, parse_ms = map(int, isolated.stdout.split())
     assert ticks >= max(3, parse_ms // 10), (ticks, parse_ms)  # the other call ran, again and again
