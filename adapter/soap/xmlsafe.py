@@ -354,17 +354,23 @@ def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:
 def _in_own_thread(data: bytes, limits: Limits, raw: _Bytes) -> etree._Element:
     """``_parse_checked`` in a short-lived thread (see the module's docstring). The tree is handed over to the
     calling thread, which lxml allows: a document keeps the dictionary it was parsed with alive, not the thread."""
+    return aside(_parse_checked, data, limits, raw)
+
+
+def aside(work, *args):
+    """``work(*args)`` in a short-lived thread of its own, its result or exception handed back: for libxml2 work
+    on a large document (a parse, a validation), which runs without the GIL, so that a gevent worker's other calls
+    go on meanwhile (``_join``), and whose names go with the thread's dictionary (see the module's docstring).
+    An exception comes back without the thread's frames, which would hold the document for as long as it lives."""
     outcome: list = []
 
     def run() -> None:
         try:
-            outcome.append(_parse_checked(data, limits, raw))
-        except XmlRejected as exc:
-            outcome.append(XmlRejected(exc.reason, exc.http_status))  # without the parsing thread's frames
+            outcome.append(work(*args))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
-            outcome.append(exc)
+            outcome.append(exc.with_traceback(None))
 
-    thread = threading.Thread(target=run, name="xmlsafe-parse", daemon=True)
+    thread = threading.Thread(target=run, name="xmlsafe-aside", daemon=True)
     thread.start()
     _join(thread)
     result = outcome[0]

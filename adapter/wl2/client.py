@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +38,7 @@ from adapter.errors import (
 )
 from adapter.soap import addressing
 from adapter.soap.envelope import CONTENT_TYPE
-from adapter.soap.xmlsafe import Limits, parse
+from adapter.soap.xmlsafe import Limits, aside, parse
 from adapter.wl2 import reader
 from adapter.wl2.breaker import CircuitBreaker
 from adapter.wl2.transport import PackagedOnly, Upstream
@@ -98,6 +98,7 @@ ANSWER_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64, max_elements=4_
                        # thread of its own, so that a gevent worker's other calls go on meanwhile (libxml2 parses
                        # without the GIL); an ordinary one in place, which is cheaper
                        isolate_markup=200_000)
+_IN_ITS_OWN_THREAD = replace(ANSWER_LIMITS, isolate_markup=0)  # ``_answer`` has made one already
 
 
 def _message(envelope) -> etree._Element | None:
@@ -256,10 +257,20 @@ class Wl2Client:
 
     def _answer(self, operation: str, exchange: Exchange, status: int, content: bytes) -> dict:
         """The answer's body as a dict, or the failure it is. An HTTP error without a readable SOAP answer may be
-        retried when it is a 5xx; a SOAP fault (any status) or an invalid answer is WL 2.0's last word."""
+        retried when it is a 5xx; a SOAP fault (any status) or an invalid answer is WL 2.0's last word.
+
+        A large answer (more markup than ``ANSWER_LIMITS.isolate_markup``: megabytes) is parsed, validated and read
+        on a thread of its own, so that a gevent worker's other calls go on meanwhile: libxml2 parses and validates
+        without the GIL, and the reading in Python gives the GIL up every few milliseconds."""
         exchange.response = content
+        if content.count(b"<") + content.count(b"=") > ANSWER_LIMITS.isolate_markup:
+            return aside(self._read_answer, operation, exchange, status, content, _IN_ITS_OWN_THREAD)
+        return self._read_answer(operation, exchange, status, content, ANSWER_LIMITS)
+
+    def _read_answer(self, operation: str, exchange: Exchange, status: int, content: bytes,
+                     limits: Limits) -> dict:
         try:
-            envelope = parse(content, ANSWER_LIMITS) if content else None
+            envelope = parse(content, limits) if content else None
         except XmlRejected:
             envelope = None
         if envelope is not None and envelope.tag != _ENVELOPE:

@@ -18,7 +18,7 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.support.servers import LICENCE, Server, free_port, write_config
+from tests.support.servers import LICENCE, Server, free_port, python, write_config
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1_NS = "urn:sbb:whitelabel:1.0"
@@ -162,3 +162,60 @@ def test_a_second_call_after_a_flood_is_served_on_a_fresh_connection(broken_upst
     code, elapsed = geef_details(adapter)
     assert code == 998 and elapsed < 5.5
     assert broken_upstream.requests == 2
+
+
+_LARGE_ANSWER = """
+from gevent import monkey
+monkey.patch_socket(); monkey.patch_time()  # as the adapter's gevent worker does (serve/greenlets.py)
+import sys, time
+import gevent
+from adapter.config import UpstreamConfig
+from adapter.wl2 import client as wl2
+from adapter.wl2.client import Exchange, Wl2Client
+
+subscriptions = int(sys.argv[1])
+if sys.argv[2] == "inline":  # as before: everything in the calling greenlet
+    wl2.ANSWER_LIMITS = wl2._IN_ITS_OWN_THREAD = wl2.replace(wl2.ANSWER_LIMITS, isolate_markup=10 ** 9)
+one = ("<wl2:Abonnement><wl2:AbonnementId>0f8fad5b-d9cb-469f-a165-70867728950e</wl2:AbonnementId>"
+       "<wl2:LeerbedrijfId>100001</wl2:LeerbedrijfId><wl2:Crebonummer>25143</wl2:Crebonummer>"
+       "<wl2:Sinds>2026-01-01T00:00:00</wl2:Sinds></wl2:Abonnement>")
+answer = ('<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/" '
+          'xmlns:wl2="urn:sbb:whitelabel:2.0" xmlns:wsa="http://www.w3.org/2005/08/addressing"><soap-env:Header>'
+          "<wsa:Action>urn:sbb:whitelabel:2.0/OverzichtLopendeAbonnementenResponse</wsa:Action>"
+          "<wsa:RelatesTo>urn:uuid:9b2f9e4e-0d9c-4a55-8f8a-2f8f1d8a3c11</wsa:RelatesTo></soap-env:Header>"
+          "<soap-env:Body><wl2:OverzichtLopendeAbonnementenResponse>"
+          "<wl2:BerichtID>7c9e6679-7425-40de-944b-e07fc1f90ae7</wl2:BerichtID><wl2:Signalering>"
+          "<wl2:Signaalcode>0</wl2:Signaalcode><wl2:Signaaltekst>OK</wl2:Signaaltekst></wl2:Signalering>"
+          f"<wl2:Abonnementen>{one * subscriptions}</wl2:Abonnementen>"
+          "</wl2:OverzichtLopendeAbonnementenResponse></soap-env:Body></soap-env:Envelope>").encode()
+client = Wl2Client(UpstreamConfig(url="http://127.0.0.1:9/wl2", oin="00000003273462010000"))
+ticks = []
+
+def other_call():  # another call in flight on the same worker
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.001)
+
+gevent.spawn(other_call)
+gevent.sleep(0.01)
+exchange = Exchange("OverzichtLopendeAbonnementen", message_id="urn:uuid:9b2f9e4e-0d9c-4a55-8f8a-2f8f1d8a3c11")
+start = time.monotonic()
+body = client._answer("OverzichtLopendeAbonnementen", exchange, 200, answer)
+end = time.monotonic()
+assert len(body["Abonnementen"]["Abonnement"]) == subscriptions, "not all read"
+assert body["Abonnementen"]["Abonnement"][-1]["LeerbedrijfId"] == "100001"
+print(sum(1 for t in ticks if start < t < end), round((end - start) * 1000), len(exchange.response_problems))
+"""
+
+
+def test_with_gevent_other_calls_go_on_while_a_large_answer_is_parsed_validated_and_read():
+    """An answer of megabytes (here 40,000 subscriptions, 8 MB) is parsed, validated and read on a thread of its
+    own: the worker's other calls go on meanwhile. Read in the calling greenlet, nothing else ran for its ~second."""
+    aside = python(_LARGE_ANSWER, "40000", "aside", timeout=120)
+    assert aside.returncode == 0, aside.stderr
+    ticks, answer_ms, problems = map(int, aside.stdout.split())
+    assert problems == 0  # it was validated, and valid
+    assert ticks >= max(3, answer_ms // 20), (ticks, answer_ms)  # the other call ran, again and again
+    inline = python(_LARGE_ANSWER, "40000", "inline", timeout=120)
+    assert inline.returncode == 0, inline.stderr
+    assert int(inline.stdout.split()[0]) == 0, inline.stdout
