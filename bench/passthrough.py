@@ -6,6 +6,12 @@ per worker process, as many connections as threads) and returns the answer's byt
 settings adapter/serve/runner.py gives the adapter (gthread workers, keep-alive 5 s, preloaded app, ``gc.collect();
 gc.freeze()`` before forking), so what differs between the two is the work per call.
 
+Each worker accepts on a listening socket of its own (``SO_REUSEPORT``: the kernel spreads new connections over
+them), so that the proxy's 2 x 32 threads can all be busy. On one shared socket, gthread workers race to accept, and
+at 64 clients one worker held 58-63 of the 64 connections in three of four runs (counted with ``ss``): half of them
+waited for a thread, and the proxy managed ~300 req/s with a 100 ms upstream, half of what its threads allow (issue
+10 names 560-608 req/s). The adapter's gevent workers share their connections out themselves (serve/greenlets.py).
+
 Usage: python bench/passthrough.py --port 8092 --upstream http://127.0.0.1:8091/wl2 [--workers 2] [--threads 32]
 """
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import socket
 import threading
 from urllib.parse import urlsplit
 
@@ -63,12 +70,29 @@ def _freeze_before_fork(server, worker) -> None:
     gc.freeze()
 
 
+_LISTEN = ("127.0.0.1", 8092)
+
+
+def _own_listener(worker) -> None:
+    """Replace the worker's share of the master's socket (bound to a port nobody uses) by a socket of its own on the
+    real port, SO_REUSEPORT: the kernel spreads connections over the workers' sockets by their addresses."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as gunicorn sets it (accepted sockets inherit it)
+    sock.bind(_LISTEN)
+    sock.listen(2048)
+    worker.sockets = [sock]  # gthread accepts, polls and closes it as it does gunicorn's own
+
+
+
 class _Gunicorn(BaseApplication):
     """The settings of adapter/serve/runner.py (without TLS), for a like-for-like comparison."""
 
     def __init__(self, host: str, port: int, workers: int, threads: int):
         self._settings = {
-            "bind": f"{host}:{port}",
+            "bind": f"{host}:0",  # the master's socket takes no connections: each worker listens on its own
+            "post_worker_init": _own_listener,
             "workers": workers,
             "worker_class": "gthread",
             "threads": threads,
@@ -93,7 +117,7 @@ class _Gunicorn(BaseApplication):
 
 
 def main() -> int:
-    global _UPSTREAM, _POOL_SIZE
+    global _UPSTREAM, _POOL_SIZE, _LISTEN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8092)
@@ -103,6 +127,7 @@ def main() -> int:
     args = ap.parse_args()
     _UPSTREAM = urlsplit(args.upstream)
     _POOL_SIZE = args.threads
+    _LISTEN = (args.host, args.port)
     _Gunicorn(args.host, args.port, args.workers, args.threads).run()
     return 0
 
