@@ -263,7 +263,8 @@ class Wl2Client:
         on a thread of its own, so that a gevent worker's other calls go on meanwhile: libxml2 parses and validates
         without the GIL, and the reading in Python gives the GIL up every few milliseconds."""
         exchange.response = content
-        if content.count(b"<") + content.count(b"=") > ANSWER_LIMITS.isolate_markup:
+        isolate = ANSWER_LIMITS.isolate_markup
+        if len(content) > isolate and content.count(b"<") + content.count(b"=") > isolate:  # (each is one byte)
             return aside(self._read_answer, operation, exchange, status, content, _IN_ITS_OWN_THREAD)
         return self._read_answer(operation, exchange, status, content, ANSWER_LIMITS)
 
