@@ -5,7 +5,8 @@ Started here, all on loopback:
   * the stand-in upstream (bench/standin.py): replays those answers, echoing MessageID/Action; ``--latency-ms``;
   * the reference (bench/passthrough.py): reads the body, POSTs the bytes to the stand-in over a pooled keep-alive
     urllib3 connection, returns the answer's bytes; gunicorn gthread (as issue 10 defines it) with the adapter's
-    worker count and the gthread thread count;
+    worker count and the gthread thread count, each worker accepting on a socket of its own (so that connections are
+    spread over the workers and all threads can be busy: see bench/passthrough.py);
   * the adapter (``wl-adapter serve --config FILE``) in its default configuration (nothing switched off: every
     validation, the audit trail, subscribe_after_verify; gevent workers), pointed at the stand-in, SQLite store, one
     school. ``--adapter-server LINE`` adds a line to its [server] table (e.g. ``worker = "gthread"``).
