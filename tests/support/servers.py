@@ -49,6 +49,26 @@ def python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedPr
                           timeout=timeout)
 
 
+# The start of a script (``python``) that plays a gevent worker with another call in flight: patched as the
+# adapter's gevent worker is (serve/greenlets.py), with a greenlet that notes the time every millisecond in ``ticks``
+# whenever the worker lets it run. What follows counts the ticks between two moments.
+GEVENT_WORKER = """
+from gevent import monkey
+monkey.patch_socket(); monkey.patch_time()
+import sys, time
+import gevent
+ticks = []
+
+def other_call():
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.001)
+
+gevent.spawn(other_call)
+gevent.sleep(0.01)
+"""
+
+
 def serve_app(code: str, *args: str) -> tuple[subprocess.Popen, int]:
     """Run ``code`` (a tiny WSGI application served through adapter/serve/runner.py) in a process of its own, with
     the free port it must listen on as its first argument; return once the port accepts connections."""

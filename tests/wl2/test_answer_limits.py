@@ -18,7 +18,7 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.support.servers import LICENCE, Server, free_port, python, write_config
+from tests.support.servers import GEVENT_WORKER, LICENCE, Server, free_port, python, write_config
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WL1_NS = "urn:sbb:whitelabel:1.0"
@@ -164,11 +164,7 @@ def test_a_second_call_after_a_flood_is_served_on_a_fresh_connection(broken_upst
     assert broken_upstream.requests == 2
 
 
-_LARGE_ANSWER = """
-from gevent import monkey
-monkey.patch_socket(); monkey.patch_time()  # as the adapter's gevent worker does (serve/greenlets.py)
-import sys, time
-import gevent
+_LARGE_ANSWER = GEVENT_WORKER + """
 from adapter.config import UpstreamConfig
 from adapter.wl2 import client as wl2
 from adapter.wl2.client import Exchange, Wl2Client
@@ -189,15 +185,6 @@ answer = ('<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/en
           f"<wl2:Abonnementen>{one * subscriptions}</wl2:Abonnementen>"
           "</wl2:OverzichtLopendeAbonnementenResponse></soap-env:Body></soap-env:Envelope>").encode()
 client = Wl2Client(UpstreamConfig(url="http://127.0.0.1:9/wl2", oin="00000003273462010000"))
-ticks = []
-
-def other_call():  # another call in flight on the same worker
-    while True:
-        ticks.append(time.monotonic())
-        gevent.sleep(0.001)
-
-gevent.spawn(other_call)
-gevent.sleep(0.01)
 exchange = Exchange("OverzichtLopendeAbonnementen", message_id="urn:uuid:9b2f9e4e-0d9c-4a55-8f8a-2f8f1d8a3c11")
 start = time.monotonic()
 body = client._answer("OverzichtLopendeAbonnementen", exchange, 200, answer)
