@@ -85,7 +85,6 @@ def _own_listener(worker) -> None:
     worker.sockets = [sock]  # gthread accepts, polls and closes it as it does gunicorn's own
 
 
-
 class _Gunicorn(BaseApplication):
     """The settings of adapter/serve/runner.py (without TLS), for a like-for-like comparison."""
 

@@ -361,14 +361,16 @@ def aside(work, *args):
     """``work(*args)`` in a short-lived thread of its own, its result or exception handed back: for libxml2 work
     on a large document (a parse, a validation), which runs without the GIL, so that a gevent worker's other calls
     go on meanwhile (``_join``), and whose names go with the thread's dictionary (see the module's docstring).
-    An exception comes back without the thread's frames, which would hold the document for as long as it lives."""
+    An exception comes back without the thread's frames (nor the exceptions it was raised from), which would hold
+    the document for as long as it lives."""
     outcome: list = []
 
     def run() -> None:
         try:
             outcome.append(work(*args))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
-            outcome.append(exc.with_traceback(None))
+            exc.__traceback__ = exc.__context__ = exc.__cause__ = None  # (a parse error's frames hold the bytes)
+            outcome.append(exc)
 
     thread = threading.Thread(target=run, name="xmlsafe-aside", daemon=True)
     thread.start()

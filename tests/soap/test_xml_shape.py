@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 
 import pytest
 import requests
@@ -372,3 +373,13 @@ def test_with_gevent_other_calls_go_on_while_a_large_document_is_parsed(isolate_
     inline = python(_GREENLETS, "0", timeout=120)
     assert inline.returncode == 0, inline.stderr
     assert int(inline.stdout.split()[0]) == 0  # parsed in the calling greenlet: nothing else ran meanwhile
+
+
+def test_a_refusal_from_the_parsing_thread_holds_none_of_its_frames():
+    """A document parsed in a thread of its own (``aside``) is refused with an exception that holds neither that
+    thread's frames nor the parser's error, whose frames hold the document's bytes for as long as it is kept."""
+    data = b"<r>" + b"<a/>" * 300 + b"<unclosed>"  # more markup than a request's isolate_markup: its own thread
+    with pytest.raises(XmlRejected, match="not well-formed") as info:
+        parse(data, Limits())
+    assert info.value.__context__ is None and info.value.__cause__ is None
+    assert "_parse_checked" not in {frame.name for frame in traceback.extract_tb(info.value.__traceback__)}
