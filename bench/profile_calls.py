@@ -12,8 +12,13 @@ frees, in a full collection that stops the worker: with a hundred calls in fligh
 With ``--sample`` the calls are sampled by py-spy (this process, only the thread holding the GIL) instead of
 cProfile, which inflates functions that make many small Python calls: the shares are then CPU as it is spent.
 
+With ``--steps`` it times each step of the answer's way back on the messages of one call, each step alone and
+repeated (best of 5): the safe parse of the WL 2.0 answer and libxml2's part of it, its validation, reading it into
+dicts and lxml's own part of that (an element object, its tag and its text per element), the translation, writing
+the WL 1.0 answer, and libxml2 parsing and validating that (docs/figures.md, sixth round).
+
 Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
-       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage]
+       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage] [--steps]
 """
 from __future__ import annotations
 
@@ -58,6 +63,7 @@ def main() -> None:
     ap.add_argument("--sample", action="store_true", help="py-spy (sampling) instead of cProfile")
     ap.add_argument("--time-only", action="store_true", help="only the timed calls, no profile")
     ap.add_argument("--garbage", action="store_true", help="what each call leaves in reference cycles, by type")
+    ap.add_argument("--steps", action="store_true", help="each step of the answer's way back, timed alone")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
     cli = compare.wl_adapter_cli()
@@ -104,6 +110,9 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
                 continue
             if a.garbage:
                 garbage(lambda body=op.wl1: call(adapter.wsgi, body), min(a.calls, 200), a.top)
+                continue
+            if a.steps:
+                steps(lambda body=op.wl1: call(adapter.wsgi, body))
                 continue
             if a.sample:
                 sample(lambda body=op.wl1: call(adapter.wsgi, body), a.calls, tmp / f"spy-{op.name}.txt", a.top)
@@ -154,6 +163,76 @@ def garbage(one_call, calls: int, top: int) -> None:
     print(f"  {sum(found.values()) / calls:.1f} objects per call in reference cycles")
     for name, n in found.most_common(top):
         print(f"    {n / calls:8.1f}  {name}")
+
+
+def steps(one_call) -> None:
+    """One call with its messages caught on the way (the WL 2.0 answer's bytes, the dict the translation got and
+    the WL 1.0 result it made), then each step on them alone: µs per step, best of 5 rounds."""
+    import timeit
+
+    from lxml import etree
+
+    from adapter.contracts import WL1, WL2
+    from adapter.soap import xmlbuild, xmlsafe
+    from adapter.soap.envelope import SOAP11
+    from adapter.translate import to_wl1
+    from adapter.wl1.service import Answer
+    from adapter.wl2 import client, reader
+
+    caught: dict = {}
+    answer, envelope = client.Wl2Client._answer, Answer.envelope
+    translations = {name: getattr(to_wl1, name) for name in ("identificeer", "verifieer", "zoeken", "details")}
+
+    def catch_answer(self, operation, exchange, status, content):
+        caught["wl2"] = content
+        return answer(self, operation, exchange, status, content)
+
+    def catch_translation(name):
+        def translate(*args):
+            caught["translation"] = (translations[name], args)
+            return translations[name](*args)
+        return translate
+
+    def catch_result(self, version):
+        caught["wl1"] = self
+        return envelope(self, version)
+
+    client.Wl2Client._answer, Answer.envelope = catch_answer, catch_result
+    for name in translations:
+        setattr(to_wl1, name, catch_translation(name))
+    try:
+        one_call()
+    finally:
+        client.Wl2Client._answer, Answer.envelope = answer, envelope
+        for name, function in translations.items():
+            setattr(to_wl1, name, function)
+    if "wl2" not in caught or "translation" not in caught:
+        print("  (no WL 2.0 answer to time: this operation is answered from the store)")
+        return
+    wl2 = caught["wl2"]
+    message = client._message(xmlsafe.parse(wl2, client.ANSWER_LIMITS))
+    translate, args = caught["translation"]
+    text = caught["wl1"].envelope(SOAP11)
+    wl1_message = xmlbuild.parse_own(text)[0][0]
+
+    def lxml_only() -> None:
+        for element in message.iter():
+            element.tag, element.text  # noqa: B018 - the access is what is timed
+
+    timed = [
+        (f"WL 2.0 answer, safe parse ({len(wl2):,} bytes)", lambda: xmlsafe.parse(wl2, client.ANSWER_LIMITS)),
+        ("... of which libxml2's parse", lambda: etree.fromstring(wl2, xmlsafe._parser())),
+        ("WL 2.0 answer, validate", lambda: WL2.validate(message)),
+        (f"WL 2.0 answer, read into dicts ({sum(1 for _ in message.iter())} elements)", lambda: reader.read(message)),
+        ("... lxml's own part (element, tag, text)", lxml_only),
+        (f"translate ({translate.__name__})", lambda: translate(*args)),
+        (f"WL 1.0 answer, write ({len(text):,} characters)", lambda: caught["wl1"].envelope(SOAP11)),
+        ("WL 1.0 answer, libxml2 parse", lambda: xmlbuild.parse_own(text)),
+        ("WL 1.0 answer, validate", lambda: WL1.validate(wl1_message)),
+    ]
+    for label, step in timed:
+        rounds = timeit.repeat(step, number=200, repeat=5)
+        print(f"    {label:58s} {min(rounds) / 200 * 1e6:8.1f} µs")
 
 
 def sample(one_call, calls: int, raw: Path, top: int) -> None:
