@@ -169,6 +169,7 @@ def steps(one_call) -> None:
     """One call with its messages caught on the way (the WL 2.0 answer's bytes, the dict the translation got and
     the WL 1.0 result it made), then each step on them alone: µs per step, best of 5 rounds."""
     import timeit
+    from unittest.mock import patch
 
     from lxml import etree
 
@@ -197,15 +198,9 @@ def steps(one_call) -> None:
         caught["wl1"] = self
         return envelope(self, version)
 
-    client.Wl2Client._answer, Answer.envelope = catch_answer, catch_result
-    for name in translations:
-        setattr(to_wl1, name, catch_translation(name))
-    try:
+    with patch.object(client.Wl2Client, "_answer", catch_answer), patch.object(Answer, "envelope", catch_result), \
+            patch.multiple(to_wl1, **{name: catch_translation(name) for name in translations}):
         one_call()
-    finally:
-        client.Wl2Client._answer, Answer.envelope = answer, envelope
-        for name, function in translations.items():
-            setattr(to_wl1, name, function)
     if "wl2" not in caught or "translation" not in caught:
         print("  (no WL 2.0 answer to time: this operation is answered from the store)")
         return
