@@ -169,7 +169,7 @@ CALLS = {
     "invalid": wl1_request("VerifieerAccreditatie", "<w:Crebonummer>abc</w:Crebonummer>"),
 }
 # requests that are no SOAP call: (method, path, query)
-OTHER = {"the WSDL": ("GET", "/wl1", "wsdl"), "an XSD": ("GET", "/wl1", "xsd=xsd0"), "GET /wl1": ("GET", "/wl1", ""),
+OTHER = {"the WSDL": ("GET", "/wl1", "wsdl"), "an XSD": ("GET", "/xsd/wl1.xsd", ""), "GET /wl1": ("GET", "/wl1", ""),
          "PUT /wl1": ("PUT", "/wl1", ""), "metrics": ("GET", "/metrics", ""), "unknown path": ("GET", "/nothing", "")}
 
 
@@ -222,4 +222,6 @@ def test_other_requests_leave_nothing_in_reference_cycles(in_process, name):
     method, path, query = OTHER[name]
     answers, left = _left_in_cycles(lambda: _call(in_process.wsgi, b"", method, path, query))
     assert all(answers)  # each was answered with a body (a WSDL, a schema, metrics, or why not)
+    if name in ("the WSDL", "an XSD"):
+        assert all(b"<xs:schema" in a or b"definitions" in a for a in answers)
     assert left == []

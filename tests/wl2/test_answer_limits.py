@@ -197,7 +197,7 @@ print(sum(1 for t in ticks if start < t < end), round((end - start) * 1000), len
 
 def test_with_gevent_other_calls_go_on_while_a_large_answer_is_parsed_validated_and_read():
     """An answer of megabytes (here 40,000 subscriptions, 8 MB) is parsed, validated and read on a thread of its
-    own: the worker's other calls go on meanwhile. Read in the calling greenlet, nothing else ran for its ~second."""
+    own: the worker's other calls go on meanwhile. Read in the calling greenlet, nothing else ran for its ~0.4 s."""
     aside = python(_LARGE_ANSWER, "40000", "aside", timeout=120)
     assert aside.returncode == 0, aside.stderr
     ticks, answer_ms, problems = map(int, aside.stdout.split())
