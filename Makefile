@@ -13,7 +13,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
-$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+# (setup.py compiles the .pyx files: a changed one is built again here)
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml setup.py $(wildcard adapter/*/*.pyx)
 	$(BIN)/pip install -q -e .
 	touch $@
 

@@ -14,8 +14,9 @@ cProfile, which inflates functions that make many small Python calls: the shares
 
 With ``--steps`` it times each step of the answer's way back on the messages of one call, each step alone and
 repeated (best of 5): the safe parse of the WL 2.0 answer and libxml2's part of it, its validation, reading it into
-dicts and lxml's own part of that (an element object, its tag and its text per element), the translation, writing
-the WL 1.0 answer, and libxml2 parsing and validating that (docs/figures.md, sixth round).
+dicts (by the walk in use, then by the Python walk, and lxml's own part of the latter: an element object, its tag
+and its text per element), the translation, writing the WL 1.0 answer, and libxml2 parsing and validating that
+(docs/figures.md, sixth and seventh rounds).
 
 Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
        [--top 30] [--sort tottime|cumtime] [--sample] [--garbage] [--steps]
@@ -219,7 +220,8 @@ def steps(one_call) -> None:
         ("... of which libxml2's parse", lambda: etree.fromstring(wl2, xmlsafe._parser())),
         ("WL 2.0 answer, validate", lambda: WL2.validate(message)),
         (f"WL 2.0 answer, read into dicts ({sum(1 for _ in message.iter())} elements)", lambda: reader.read(message)),
-        ("... lxml's own part (element, tag, text)", lxml_only),
+        (f"... the same by the Python walk (in use: the {reader.WALK} one)", lambda: reader.read(message, "python")),
+        ("... lxml's element objects alone (element, tag, text)", lxml_only),
         (f"translate ({translate.__name__})", lambda: translate(*args)),
         (f"WL 1.0 answer, write ({len(text):,} characters)", lambda: caught["wl1"].envelope(SOAP11)),
         ("WL 1.0 answer, libxml2 parse", lambda: xmlbuild.parse_own(text)),

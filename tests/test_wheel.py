@@ -2,7 +2,8 @@
 
 Builds the wheel from a copy of the tracked source files (so the working tree gets no build/ or egg-info litter,
 and other people's uncommitted work does not leak in),
-checks that adapter/wsdl and adapter/xsd (symlinks in the source tree) land in it as real files, installs it into
+checks that adapter/wsdl and adapter/xsd (symlinks in the source tree) land in it as real files and that the compiled
+walk of WL 2.0 answers (setup.py) does, installs it into
 a fresh virtual environment (dependencies from the package registry, through pip's cache) and runs
 ``wl-adapter validate`` from an unrelated directory.
 """
@@ -83,6 +84,9 @@ def test_wheel_contains_the_contracts_as_real_files(wheel):
             top = ROOT / name.split("/", 1)[1]  # adapter/xsd/wl1.xsd -> xsd/wl1.xsd
             assert zf.read(name) == top.read_bytes(), f"{name} differs from the frozen {top.relative_to(ROOT)}"
         assert "adapter/cli/__init__.py" in infos and "adapter/contracts.py" in infos
+        # the compiled walk of WL 2.0 answers (setup.py), without its C source or its .pyx
+        assert [n for n in infos if n.startswith("adapter/wl2/_walk.")] == \
+            [next(n for n in infos if n.startswith("adapter/wl2/_walk.") and n.endswith(".so"))]
         # the console's templates and stylesheet are package data: it must work without the source tree
         assert {"adapter/console/templates/call.html", "adapter/console/static/console.css"} <= set(infos)
         entry_points = zf.read(next(n for n in infos if n.endswith(".dist-info/entry_points.txt"))).decode()
@@ -97,6 +101,12 @@ def installed(wheel, tmp_path_factory) -> Path:
     r = _run([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel], cwd=venv.parent)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return venv
+
+
+def test_installed_package_walks_answers_with_its_compiled_walk(installed, tmp_path):
+    r = _run([installed / "bin" / "python", "-c", "from adapter.wl2 import reader; print(reader.WALK)"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "compiled"
 
 
 def test_installed_package_reads_its_own_contracts(installed, tmp_path):

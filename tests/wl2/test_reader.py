@@ -1,4 +1,5 @@
-"""The WL 2.0 answer reader gives exactly what zeep's own deserialiser gives, for every example answer."""
+"""The WL 2.0 answer reader gives exactly what zeep's own deserialiser gives, for every example answer, in both
+its walks: the Python one and the compiled one (adapter/wl2/_walk.pyx), which ``read`` uses where it was built."""
 from __future__ import annotations
 
 from datetime import date
@@ -23,6 +24,17 @@ def message_of(path: Path) -> etree._Element:
     return next(e for e in body if isinstance(e.tag, str))
 
 
+@pytest.fixture(params=["python", "compiled"])
+def walk(request) -> str:
+    return request.param
+
+
+def test_the_compiled_walk_was_built_and_is_the_one_used():
+    """``pip install`` builds it here (a C compiler is part of this machine's set-up, tests/setup-system.sh): a
+    build that silently left it out would cost every search ~180 µs (docs/figures.md, seventh round)."""
+    assert "compiled" in reader.WALKS and reader.WALK == "compiled"
+
+
 @pytest.fixture(scope="module")
 def zeep_client():
     return Wl2Client(UpstreamConfig(url="http://127.0.0.1:9/wl2", oin="00000003273462010000"))._client
@@ -30,13 +42,13 @@ def zeep_client():
 
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if not message_of(p).tag.endswith("Fault")],
                          ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_reader_equals_zeep(path, zeep_client):
+def test_reader_equals_zeep(path, zeep_client, walk):
     message = message_of(path)
     by_zeep = serialize_object(zeep_client.get_element(message.tag).parse(message, zeep_client.wsdl.types), dict)
-    assert reader.read(message) == by_zeep
+    assert reader.read(message, walk) == by_zeep
 
 
-def test_absent_children_are_none_or_empty_lists_and_values_typed():
+def test_absent_children_are_none_or_empty_lists_and_values_typed(walk):
     answer = etree.fromstring(
         b'<ZoekenLeerbedrijfOfLeerplaatsResponse xmlns="urn:sbb:whitelabel:2.0">'
         b'<BerichtID>3f2504e0-4f89-11d3-9a0c-0305e82c3301</BerichtID>'
@@ -45,7 +57,7 @@ def test_absent_children_are_none_or_empty_lists_and_values_typed():
         b'<Naam>X</Naam><Vestigingsadres><Straat>S</Straat><Huisnummer>7</Huisnummer><Postcode>1234AB</Postcode>'
         b'<Plaats>P</Plaats><Land>NL</Land></Vestigingsadres></Resultaat></Resultaten>'
         b'</ZoekenLeerbedrijfOfLeerplaatsResponse>')
-    read = reader.read(answer)
+    read = reader.read(answer, walk)
     assert read["Signalering"] == {"Signaalcode": 0, "Signaaltekst": "ok", "Foutmelding": None}
     (one,) = read["Resultaten"]["Resultaat"]  # one result is still a list
     assert one["Vestigingsadres"]["Huisnummer"] == 7 and one["Vestigingsadres"]["Huisnummertoevoeging"] is None
@@ -81,22 +93,22 @@ def _by_zeep(message: etree._Element, zeep_client) -> dict:
 
 
 @pytest.mark.parametrize("begindatum", DATES, ids=repr)
-def test_dates_as_zeep_reads_them(begindatum, zeep_client):
+def test_dates_as_zeep_reads_them(begindatum, zeep_client, walk):
     message = _verifieer("0", begindatum)
-    assert reader.read(message) == _by_zeep(message, zeep_client)
+    assert reader.read(message, walk) == _by_zeep(message, zeep_client)
 
 
 @pytest.mark.parametrize("signaalcode", INTS, ids=lambda v: repr(v)[:20])
-def test_ints_as_zeep_reads_them(signaalcode, zeep_client):
+def test_ints_as_zeep_reads_them(signaalcode, zeep_client, walk):
     message = _verifieer(signaalcode, "2019-08-01")
-    assert reader.read(message) == _by_zeep(message, zeep_client)
+    assert reader.read(message, walk) == _by_zeep(message, zeep_client)
 
 
-def test_the_fast_date_is_a_date_and_a_bad_one_none():
-    read = reader.read(_verifieer("0", "2019-08-01"))["Erkenning"]
+def test_the_fast_date_is_a_date_and_a_bad_one_none(walk):
+    read = reader.read(_verifieer("0", "2019-08-01"), walk)["Erkenning"]
     assert type(read["Begindatum"]) is date and read["Begindatum"] == date(2019, 8, 1)
     assert read["Einddatum"] is None
-    assert reader.read(_verifieer("0", "2019-02-30"))["Erkenning"]["Begindatum"] is None
+    assert reader.read(_verifieer("0", "2019-02-30"), walk)["Erkenning"]["Begindatum"] is None
 
 
 def test_the_tables_are_built_before_the_workers_fork(tmp_path):
@@ -113,3 +125,51 @@ def test_the_tables_are_built_before_the_workers_fork(tmp_path):
                     "print(reader._shapes.cache_info().currsize)", str(config))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+_TEXT_PARTS = etree.XMLParser(strip_cdata=False)  # text and CDATA nodes kept apart, comments and PIs kept
+TEXTS = [
+    ("<Signaaltekst/>", None),
+    ("<Signaaltekst></Signaaltekst>", None),  # (libxml2 makes no text node for it)
+    ("<Signaaltekst><![CDATA[]]></Signaaltekst>", ""),
+    ("<Signaaltekst>  </Signaaltekst>", "  "),
+    ("<Signaaltekst>a &amp; b &lt;c&gt; &#233;&#x1F600;</Signaaltekst>", "a & b <c> é\U0001F600"),
+    ("<Signaaltekst>één, 日本, ∑</Signaaltekst>", "één, 日本, ∑"),
+    ("<Signaaltekst>x<![CDATA[<y>]]>z</Signaaltekst>", "x<y>z"),
+    ("<Signaaltekst><![CDATA[]]>z</Signaaltekst>", "z"),
+    ("<Signaaltekst>x<!-- note -->z</Signaaltekst>", "x"),
+    ("<Signaaltekst><!-- note -->z</Signaaltekst>", None),
+    ("<Signaaltekst>x<?pi data?>z</Signaaltekst>", "x"),
+    ("<Signaaltekst>x<b>y</b>z</Signaaltekst>", "x"),
+    ("<w:Signaaltekst xmlns:w='urn:sbb:whitelabel:2.0'>prefixed</w:Signaaltekst>", "prefixed"),
+    ("<Signaaltekst xmlns='urn:other'>elsewhere</Signaaltekst>", None),
+    ("<Signaaltekst xmlns=''>no namespace</Signaaltekst>", None),
+    ("<Signaaltekstx>a longer name</Signaaltekstx>", None),
+]
+
+
+@pytest.mark.parametrize("markup,expected", TEXTS, ids=[m for m, _ in TEXTS])
+def test_both_walks_take_an_elements_text_as_lxml_does(markup, expected):
+    """The compiled walk reads libxml2's nodes itself: it must see what lxml's ``.text`` sees (leading text and
+    CDATA nodes joined, up to the first comment, PI or element) and skip what is in another namespace or none."""
+    message = etree.fromstring(
+        '<VerifieerAccreditatieResponse xmlns="urn:sbb:whitelabel:2.0"><BerichtID>b</BerichtID>'
+        f'<Signalering><Signaalcode>0</Signaalcode>{markup}</Signalering></VerifieerAccreditatieResponse>'.encode(),
+        _TEXT_PARTS)
+    python, compiled = reader.read(message, "python"), reader.read(message, "compiled")
+    assert python == compiled
+    assert compiled["Signalering"]["Signaaltekst"] == expected
+    assert compiled["Signalering"]["Signaalcode"] == 0 and compiled["BerichtID"] == "b"
+
+
+def test_a_repeated_child_and_a_nested_one_in_the_compiled_walk():
+    message = etree.fromstring(
+        b'<ZoekenLeerbedrijfOfLeerplaatsResponse xmlns="urn:sbb:whitelabel:2.0"><BerichtID>b</BerichtID>'
+        b'<Signalering><Signaalcode>0</Signaalcode></Signalering><AantalResultatenTotaal>2</AantalResultatenTotaal>'
+        b'<Resultaten><Resultaat><LeerbedrijfId>1</LeerbedrijfId><Naam>A</Naam></Resultaat><!-- between -->'
+        b'<Resultaat><LeerbedrijfId> 02 </LeerbedrijfId><Naam>B</Naam><Onbekend>x</Onbekend></Resultaat>'
+        b'</Resultaten></ZoekenLeerbedrijfOfLeerplaatsResponse>')
+    read = reader.read(message, "compiled")
+    assert read == reader.read(message, "python")
+    assert read["AantalResultatenTotaal"] == 2  # xs:int; a LeerbedrijfId is a string with a pattern
+    assert [(r["LeerbedrijfId"], r["Naam"]) for r in read["Resultaten"]["Resultaat"]] == [("1", "A"), (" 02 ", "B")]
