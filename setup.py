@@ -1,13 +1,16 @@
-"""The one compiled part of the package: ``adapter/wl2/_walk.pyx``, the compiled twin of the WL 2.0 answer reader's
-walk (docs/architecture.md, "Reading a WL 2.0 answer"). Everything else about the package is in setup.cfg.
+"""The compiled parts of the package, each the twin of a Python function it stands in for where it was built:
+``adapter/wl2/_walk.pyx`` (reading a WL 2.0 answer, ``wl2/reader.py``) and ``adapter/soap/_markup.pyx`` (writing a
+WL 1.0 answer, ``soap/xmlbuild.py``). docs/architecture.md says why. Everything else about the package is in
+setup.cfg.
 
-The extension is optional: where no C compiler is at hand the build says so and goes on without it, and
-``adapter/wl2/reader.py`` walks the answer in Python instead, with the same results (more CPU per search).
+Both are optional: where no C compiler is at hand the build says so and goes on without them, and the Python
+versions are used, with the same results (more CPU per call, most for searches).
 """
 import lxml
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 setup(ext_modules=cythonize(
-    [Extension("adapter.wl2._walk", ["adapter/wl2/_walk.pyx"], include_dirs=lxml.get_include(), optional=True)],
+    [Extension("adapter.wl2._walk", ["adapter/wl2/_walk.pyx"], include_dirs=lxml.get_include(), optional=True),
+     Extension("adapter.soap._markup", ["adapter/soap/_markup.pyx"], optional=True)],
     compiler_directives={"language_level": 3}, quiet=True))

@@ -1,8 +1,10 @@
 """The WL 1.0 answer written as text and parsed once (``markup`` + ``parse_own``) is the tree ``fill`` builds with
 one element per value: the same serialised bytes for every kind of value, and a character XML cannot carry refused
-with a ``ValueError`` in both ways (never written into a document)."""
+with a ``ValueError`` in both ways (never written into a document). ``markup`` is held so in both its writers: the
+Python one and the compiled one (adapter/soap/_markup.pyx), which it uses where it was built."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date, datetime
 
 import pytest
@@ -13,15 +15,31 @@ from adapter.soap import xmlbuild
 NS = "urn:sbb:whitelabel:1.0"
 
 
+class _Str(str):
+    pass
+
+
 def by_fill(data: dict) -> bytes:
     root = etree.Element(f"{{{NS}}}Result", nsmap={"tns": NS})
     xmlbuild.fill(root, data, NS)
     return etree.tostring(root, encoding="UTF-8")
 
 
-def by_markup(data: dict) -> bytes:
-    root = xmlbuild.parse_own(f'<tns:Result xmlns:tns="{NS}">{xmlbuild.markup(data, "tns")}</tns:Result>')
-    return etree.tostring(root, encoding="UTF-8")
+@pytest.fixture(params=["python", "compiled"])
+def writer(request) -> str:
+    return request.param
+
+
+def test_the_compiled_writer_was_built_and_is_the_one_used():
+    assert xmlbuild.WRITERS == ("python", "compiled") and xmlbuild.WRITER == "compiled"
+
+
+def text_of(data: dict, writer: str) -> str:
+    return f'<tns:Result xmlns:tns="{NS}">{xmlbuild.markup(data, "tns", writer)}</tns:Result>'
+
+
+def by_markup(data: dict, writer: str) -> bytes:
+    return etree.tostring(xmlbuild.parse_own(text_of(data, writer)), encoding="UTF-8")
 
 
 VALUES = {
@@ -40,17 +58,24 @@ VALUES = {
     "unicode": {"Naam": "Café Ærø — 𝄞 \u0085\u007f\u00a0\u2028\ufffd", "Astraal": "\U0010fffd"},
     "entity-like text": {"Tekst": "&amp; &#13; &lt;"},
     "other objects as str()": {"Getal": 2.5, "Lijst": [[1, 2]]},
+    "a dict's and a str's subclasses": {"Adres": OrderedDict(Straat="s", Nr=OrderedDict()),
+                                        "Lijst": [OrderedDict(A=1)], "Tekst": _Str("a<b")},
 }
 
 
 @pytest.mark.parametrize("data", VALUES.values(), ids=VALUES.keys())
-def test_markup_gives_the_tree_fill_gives(data):
-    assert by_markup(data) == by_fill(data)
+def test_markup_gives_the_tree_fill_gives(data, writer):
+    assert by_markup(data, writer) == by_fill(data)
 
 
 @pytest.mark.parametrize("data", VALUES.values(), ids=VALUES.keys())
-def test_wire_bytes_are_lxmls_serialisation_of_the_parsed_text(data):
-    text = f'<tns:Result xmlns:tns="{NS}">{xmlbuild.markup(data, "tns")}</tns:Result>'
+def test_both_writers_write_the_same_text(data):
+    assert text_of(data, "compiled") == text_of(data, "python")
+
+
+@pytest.mark.parametrize("data", VALUES.values(), ids=VALUES.keys())
+def test_wire_bytes_are_lxmls_serialisation_of_the_parsed_text(data, writer):
+    text = text_of(data, writer)
     assert xmlbuild.wire(text) == etree.tostring(xmlbuild.parse_own(text), encoding="UTF-8", xml_declaration=True)
 
 
@@ -67,27 +92,27 @@ _RANGES = [(0, 0x3000), (0xD700, 0xE100), (0xFFF0, 0x10100), (0x10FFF0, 0x110000
 _CHARS = [chr(cp) for lo, hi in _RANGES for cp in range(lo, hi)]
 
 
-def test_every_character_lxml_takes_is_written_as_lxml_writes_it():
+def test_every_character_lxml_takes_is_written_as_lxml_writes_it(writer):
     accepted = "".join(ch for ch in _CHARS if not _lxml_refuses(ch))
     assert len(accepted) > 10000
     data = {"Tekst": accepted, "Stuk": [accepted[i:i + 7] for i in range(0, 700, 7)]}
-    assert by_markup(data) == by_fill(data)
-    text = f'<tns:Result xmlns:tns="{NS}">{xmlbuild.markup(data, "tns")}</tns:Result>'
+    assert by_markup(data, writer) == by_fill(data)
+    text = text_of(data, writer)
     assert xmlbuild.wire(text) == etree.tostring(xmlbuild.parse_own(text), encoding="UTF-8", xml_declaration=True)
 
 
-def test_every_character_lxml_refuses_is_refused_with_a_value_error():
+def test_every_character_lxml_refuses_is_refused_with_a_value_error(writer):
     refused = [ch for ch in _CHARS if _lxml_refuses(ch)]
     # C0 controls but tab, LF, CR; the surrogates; U+FFFE and U+FFFF
     assert len(refused) == 29 + 2048 + 2
     for ch in refused:
         for text in (ch, f"voor{ch}na"):
             with pytest.raises(ValueError):
-                by_markup({"Tekst": text})
+                by_markup({"Tekst": text}, writer)
             with pytest.raises(ValueError):
                 by_fill({"Tekst": text})
 
 
-def test_a_refused_character_names_the_problem():
+def test_a_refused_character_names_the_problem(writer):
     with pytest.raises(ValueError, match="XML compatible"):
-        by_markup({"Naam": "Bakkerij\x01"})
+        by_markup({"Naam": "Bakkerij\x01"}, writer)
