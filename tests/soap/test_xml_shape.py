@@ -73,6 +73,20 @@ def test_element_count_edge():
     assert reason == "message has more than 10 elements"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+@pytest.mark.parametrize("limit", [1, 3, 100])
+def test_the_tightest_documents_one_element_over_are_refused(limit, encoding):
+    """The element count is not probed in a document of at most 4 bytes per allowed element (no element has less
+    markup than '<a/>'): the shortest document with one element too many is still refused, in any encoding."""
+    for elements in (limit, limit + 1):  # a root and its shortest children
+        data = ("<a>" + "<a/>" * (elements - 1) + "</a>" if elements > 1 else "<a/>").encode(encoding)
+        if elements <= limit:
+            assert len(parse(data, Limits(max_elements=limit)).xpath("//*")) == elements
+        else:
+            reason, _ = refused(data, Limits(max_elements=limit))
+            assert reason == f"message has more than {limit} elements"
+
+
 def test_text_length_edge():
     limits = Limits(max_text_chars=100)
     assert parse(envelope(code="7" * 100), limits) is not None
