@@ -35,6 +35,14 @@ class Mutation:
         if self.soort == ID_CHANGE and not self.oud_leerbedrijf_id:
             raise ValueError(f"Mutation.oud_leerbedrijf_id: required for {ID_CHANGE}")
 
+    def as_dict(self) -> dict:
+        """The fields by name, as ``dataclasses.asdict`` gives them: every value is a str, a date or None, so
+        there is nothing to copy deeply (asdict's deep copies were ~15 % of a 100-mutation GeefMutaties)."""
+        return {name: getattr(self, name) for name in MUTATION_FIELDS}
+
+
+MUTATION_FIELDS = tuple(Mutation.__dataclass_fields__)  # (its fields' names, in order)
+
 
 @dataclass(frozen=True)
 class StoredMutation:

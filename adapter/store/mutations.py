@@ -14,12 +14,9 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from adapter.store import mappings
 from adapter.store.engine import insert_for
-from adapter.store.model import Mutation, StoredMutation, StoredMutationRow, Undelivered
+from adapter.store.model import MUTATION_FIELDS, Mutation, StoredMutation, StoredMutationRow, Undelivered
 from adapter.store.schema import digest_sent, mutation, tenant_sequence
 from adapter.translate.tables import ID_CHANGE
-
-_MUTATION_FIELDS = ("mutatie_id", "abonnement_id", "soort", "leerbedrijf_id", "oud_leerbedrijf_id", "crebo",
-                    "ingangsdatum", "toelichting")
 
 
 def find_volgnummer(connection: Connection, tenant_oin: str, mutatie_id: str) -> int | None:
@@ -68,7 +65,7 @@ def store_mutation(connection: Connection, tenant_oin: str, m: Mutation, now: da
                        .values(last_volgnummer=volgnummer))
     connection.execute(mutation.insert().values(
         tenant_oin=tenant_oin, volgnummer=volgnummer, received_at=now,
-        **{name: getattr(m, name) for name in _MUTATION_FIELDS}))
+        **{name: getattr(m, name) for name in MUTATION_FIELDS}))
     if m.soort == ID_CHANGE:
         mappings.follow_id_change(connection, m.oud_leerbedrijf_id, m.leerbedrijf_id, now)
     return StoredMutation(volgnummer, created=True)
@@ -91,7 +88,7 @@ def mutations_after(connection: Connection, tenant_oin: str, vanaf: int, limit: 
 
 def _row(r) -> StoredMutationRow:
     return StoredMutationRow(volgnummer=r.volgnummer, received_at=r.received_at, delivered_at=r.delivered_at,
-                             mutation=Mutation(**{name: getattr(r, name) for name in _MUTATION_FIELDS}))
+                             mutation=Mutation(**{name: getattr(r, name) for name in MUTATION_FIELDS}))
 
 
 def list_mutations(connection: Connection, tenant_oin: str, undelivered_only: bool = False,

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from adapter.store.model import Mutation, StoredMutationRow
-from adapter.store.mutations import _MUTATION_FIELDS
+from adapter.store.model import MUTATION_FIELDS, Mutation, StoredMutationRow
 from adapter.store.schema import mutation, subscription, subscription_intent
 
 
@@ -29,7 +28,7 @@ def recent_mutations(connection: Connection, limit: int, tenant_oin: str | None 
         query = query.where(t.tenant_oin == tenant_oin)
     return [(r.tenant_oin, StoredMutationRow(volgnummer=r.volgnummer, received_at=r.received_at,
                                              delivered_at=r.delivered_at,
-                                             mutation=Mutation(**{n: getattr(r, n) for n in _MUTATION_FIELDS})))
+                                             mutation=Mutation(**{n: getattr(r, n) for n in MUTATION_FIELDS})))
             for r in connection.execute(query)]
 
 

@@ -7,7 +7,6 @@ What the call did is written into its ``Call`` record, which the audit trail and
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from datetime import timedelta
@@ -128,7 +127,7 @@ class Pipeline:
     def _geef_mutaties(self, call: Call, req: dict) -> dict:
         vanaf = req["VanafVolgnummer"]
         rows = self.store.mutations_after(call.tenant.oin, vanaf, req.get("MaximumAantal", 100))
-        mutaties = [to_wl1.mutatie({"volgnummer": r.volgnummer, **dataclasses.asdict(r.mutation)}) for r in rows]
+        mutaties = [to_wl1.mutatie({"volgnummer": r.volgnummer, **r.mutation.as_dict()}) for r in rows]
         result = {**to_wl1.outcome(0), "LaatsteVolgnummer": mutaties[-1]["Volgnummer"] if mutaties else vanaf}
         if mutaties:
             result["Mutaties"] = {"Mutatie": mutaties}

@@ -56,7 +56,7 @@ class _Shape:
     how: int = _COMPLEX  # how a parent reads this element, with ``convert`` (a simple one: not _COMPLEX)
     # made from ``children`` once (``_finish``), for the walk: a dict of every child's name to copy (None each),
     # the names that repeat (a fresh [] each), and per tag (name, how to read it, converter or shape, repeats);
-    # the same entries by local name for the children in the WL 2.0 namespace (all of them: the compiled walk)
+    # and the same entries by local name, for the children in the WL 2.0 namespace (for the compiled walk)
     template: dict[str, Any] = field(default_factory=dict)
     lists: tuple[str, ...] = ()
     entries: dict[str, tuple[str, int, Any, bool]] = field(default_factory=dict)
@@ -189,7 +189,9 @@ def _read(element: etree._Element, shape: _Shape) -> dict:
 # The walk ``read`` takes: the compiled one where it was built.
 WALKS: dict[str, Callable[[etree._Element, _Shape], dict]] = {"python": _read}
 if _walk is not None:
-    assert _walk.HOWS == (_TEXT, _CONVERTED, _COMPLEX, _INT, _DATE), "_walk.pyx reads the tables otherwise"
+    if _walk.HOWS != (_TEXT, _CONVERTED, _COMPLEX, _INT, _DATE):  # a build of an older _walk.pyx
+        raise ImportError("adapter/wl2/_walk.pyx was built for other tables than reader.py's: build it again "
+                          "(pip install -e .)")
     WALKS["compiled"] = _walk.read_complex
 WALK = "compiled" if _walk is not None else "python"
 

@@ -2,6 +2,7 @@
 delivered when the school asks past them, purged after the retention, and nothing half-written after a crash."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -28,6 +29,12 @@ def test_a_repeated_mutation_is_stored_once(store):
     [row, _] = store.mutations_after(SCHOOL, 0, 10)
     assert row.mutation == _mutation(1, crebo="25180", toelichting="ingetrokken", abonnement_id=guid("a"))
     assert row.delivered_at is None and row.received_at == store.clock()
+
+
+def test_a_mutation_as_a_dict_is_what_asdict_gives_in_its_order():
+    for m in (_mutation(1), _mutation(2, soort="LEERBEDRIJFID_GEWIJZIGD", oud_leerbedrijf_id="99", crebo="25180",
+                                      toelichting="t", abonnement_id=guid("a"))):
+        assert list(m.as_dict().items()) == list(dataclasses.asdict(m).items())
 
 
 def test_each_school_has_its_own_numbers_and_sees_only_its_own(store):
