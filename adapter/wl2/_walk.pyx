@@ -12,6 +12,13 @@ it is left out and the Python walk is used), and tests/wl2/test_reader.py holds 
 
 An element's text is lxml's ``.text``: its leading text and CDATA nodes joined (lxml's ``_collectText``), None when
 it has none, '' when they are empty.
+
+Compiled code runs no bytecode, so CPython never asks it for the GIL: an answer of megabytes, read on a thread of its
+own (``wl2/client.py``), would hold a gevent worker's thread out for the whole walk (100,000 subscriptions: ~90 ms).
+So every ``_PAUSE_EVERY`` elements the walk calls ``pause``, a Python function of bytecode (``reader.py``), where
+CPython hands the GIL to a thread that has asked for it. (Releasing the GIL there instead, ``with nogil``, does not:
+released and taken back every ~150 µs, the other thread's wait never times out, so it never asks; measured, it then
+waited the whole walk, as without.)
 """
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport strcmp, strlen
@@ -35,6 +42,12 @@ HOWS = (TEXT, CONVERTED, COMPLEX, INT, DATE)
 cdef bytes _NAMESPACE = ns.WL2.encode("utf-8")
 
 cdef object _fromisoformat = __import__("datetime").date.fromisoformat
+
+
+cdef enum:
+    _PAUSE_EVERY = 1024  # elements: ~150 µs of walking (an ordinary answer has fewer)
+
+cdef unsigned int _visited = 0  # elements walked, by every walk (only counted with the GIL held)
 
 
 cdef inline tree.xmlNode* _text_or_skip(tree.xmlNode* c) noexcept:
@@ -92,7 +105,7 @@ cdef object _date(str text, fallback):
     return fallback(text)
 
 
-cdef dict _read(tree.xmlNode* c_node, shape):
+cdef dict _read(tree.xmlNode* c_node, shape, pause):
     cdef dict result = shape.template.copy()
     for name in shape.lists:
         result[name] = []
@@ -101,8 +114,12 @@ cdef dict _read(tree.xmlNode* c_node, shape):
     cdef const char* namespace = _NAMESPACE
     cdef tree.xmlNode* c = c_node.children
     cdef int how
+    global _visited
     while c is not NULL:
         if c.type == tree.XML_ELEMENT_NODE:
+            _visited += 1
+            if _visited % _PAUSE_EVERY == 0:
+                pause()
             if c.ns is not NULL and c.ns.href is not NULL and strcmp(<const char*>c.ns.href, namespace) == 0:
                 entry = local_entries.get(_utf8(<const char*>c.name))
             else:
@@ -110,7 +127,7 @@ cdef dict _read(tree.xmlNode* c_node, shape):
             if entry is not None:
                 name, how, reader, repeats = entry
                 if how == COMPLEX:
-                    value = _read(c, reader)
+                    value = _read(c, reader, pause)
                 else:
                     value = _text(c)
                     if value is not None and how != TEXT:
@@ -131,6 +148,6 @@ cdef dict _read(tree.xmlNode* c_node, shape):
     return result
 
 
-def read_complex(_Element element not None, shape):
-    """``reader._read(element, shape)``, compiled."""
-    return _read(element._c_node, shape)
+def read_complex(_Element element not None, shape, pause):
+    """``reader._read(element, shape)``, compiled; ``pause()`` is called every ``_PAUSE_EVERY`` elements."""
+    return _read(element._c_node, shape, pause)

@@ -261,7 +261,7 @@ class Wl2Client:
 
         A large answer (more markup than ``ANSWER_LIMITS.isolate_markup``: megabytes) is parsed, validated and read
         on a thread of its own, so that a gevent worker's other calls go on meanwhile: libxml2 parses and validates
-        without the GIL, and the reading in Python gives the GIL up every few milliseconds."""
+        without the GIL, and the reading lets another thread have the GIL when it asks (wl2/_walk.pyx: ``pause``)."""
         exchange.response = content
         isolate = ANSWER_LIMITS.isolate_markup
         if len(content) > isolate and content.count(b"<") + content.count(b"=") > isolate:  # (each is one byte)

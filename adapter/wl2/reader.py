@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import zeep
@@ -186,13 +186,18 @@ def _read(element: etree._Element, shape: _Shape) -> dict:
     return result
 
 
+def _pause() -> None:
+    """Called by the compiled walk now and then: a function of bytecode, where CPython hands the GIL to a thread that
+    has asked for it (compiled code is never asked; ``_walk.pyx``)."""
+
+
 # The walk ``read`` takes: the compiled one where it was built.
 WALKS: dict[str, Callable[[etree._Element, _Shape], dict]] = {"python": _read}
 if _walk is not None:
     if _walk.HOWS != (_TEXT, _CONVERTED, _COMPLEX, _INT, _DATE):  # a build of an older _walk.pyx
         raise ImportError("adapter/wl2/_walk.pyx was built for other tables than reader.py's: build it again "
                           "(pip install -e .)")
-    WALKS["compiled"] = _walk.read_complex
+    WALKS["compiled"] = partial(_walk.read_complex, pause=_pause)
 WALK = "compiled" if _walk is not None else "python"
 
 

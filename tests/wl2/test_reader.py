@@ -2,6 +2,10 @@
 its walks: the Python one and the compiled one (adapter/wl2/_walk.pyx), which ``read`` uses where it was built."""
 from __future__ import annotations
 
+import gc
+import sys
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -173,3 +177,48 @@ def test_a_repeated_child_and_a_nested_one_in_the_compiled_walk():
     assert read == reader.read(message, "python")
     assert read["AantalResultatenTotaal"] == 2  # xs:int; a LeerbedrijfId is a string with a pattern
     assert [(r["LeerbedrijfId"], r["Naam"]) for r in read["Resultaten"]["Resultaat"]] == [("1", "A"), (" 02 ", "B")]
+
+
+def _longest_wait_beside(work) -> tuple[float, float]:
+    """Run ``work`` on a thread while this one counts: (the longest this thread waited for the GIL, work's time)."""
+    done, spent = threading.Event(), []
+
+    def run() -> None:
+        started = time.perf_counter()
+        work()
+        spent.append(time.perf_counter() - started)
+        done.set()
+
+    thread = threading.Thread(target=run)
+    longest, last = 0.0, time.perf_counter()
+    thread.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    thread.join()
+    return longest, spent[0]
+
+
+def test_a_long_compiled_walk_lets_other_threads_run():
+    """Compiled code is never asked for the GIL: a walk of 400,000 elements (on a thread of its own, as a large
+    answer is read) holds it for ~100 ms unless it calls ``reader._pause`` (bytecode) every 1,024 elements."""
+    one = ("<Abonnement><AbonnementId>0f8fad5b-d9cb-469f-a165-70867728950e</AbonnementId>"
+           "<LeerbedrijfId>100001</LeerbedrijfId><Crebonummer>25143</Crebonummer></Abonnement>")
+    message = etree.fromstring(
+        '<OverzichtLopendeAbonnementenResponse xmlns="urn:sbb:whitelabel:2.0"><BerichtID>b</BerichtID>'
+        f'<Signalering><Signaalcode>0</Signaalcode></Signalering><Abonnementen>{one * 100_000}</Abonnementen>'
+        '</OverzichtLopendeAbonnementenResponse>'.encode(), etree.XMLParser(huge_tree=True))
+    shape = reader._shapes()[message.tag]
+    read: list[dict] = []
+    # the walk as built, with its pause, and once with a pause of compiled code, which runs no bytecode (the
+    # collector is off meanwhile: a full collection among 100,000 new dicts is a pause of another kind)
+    gc.disable()
+    try:
+        waited, walked = _longest_wait_beside(lambda: read.append(reader.read(message, "compiled")))
+        held, held_walk = _longest_wait_beside(lambda: reader._walk.read_complex(message, shape, pause=int))
+    finally:
+        gc.enable()
+    assert len(read[0]["Abonnementen"]["Abonnement"]) == 100_000
+    switch = sys.getswitchinterval()
+    assert held > held_walk / 2, (held, held_walk)  # without bytecode, the other thread waited most of the walk
+    assert waited < max(4 * switch, walked / 5), (waited, walked, switch)
