@@ -43,4 +43,4 @@ bench: install-test
 	$(BIN)/python bench/bench_simulator.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info adapter/*/_*.c adapter/*/_*.so
