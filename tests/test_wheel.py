@@ -84,9 +84,10 @@ def test_wheel_contains_the_contracts_as_real_files(wheel):
             top = ROOT / name.split("/", 1)[1]  # adapter/xsd/wl1.xsd -> xsd/wl1.xsd
             assert zf.read(name) == top.read_bytes(), f"{name} differs from the frozen {top.relative_to(ROOT)}"
         assert "adapter/cli/__init__.py" in infos and "adapter/contracts.py" in infos
-        # the compiled walk of WL 2.0 answers (setup.py), without its C source or its .pyx
-        assert [n for n in infos if n.startswith("adapter/wl2/_walk.")] == \
-            [next(n for n in infos if n.startswith("adapter/wl2/_walk.") and n.endswith(".so"))]
+        # the compiled parts (setup.py), without their C sources or their .pyx
+        for part in ("adapter/wl2/_walk.", "adapter/soap/_markup.", "adapter/soap/_scan."):
+            assert [n for n in infos if n.startswith(part)] == \
+                [next(n for n in infos if n.startswith(part) and n.endswith(".so"))], part
         # the console's templates and stylesheet are package data: it must work without the source tree
         assert {"adapter/console/templates/call.html", "adapter/console/static/console.css"} <= set(infos)
         entry_points = zf.read(next(n for n in infos if n.endswith(".dist-info/entry_points.txt"))).decode()
@@ -103,10 +104,11 @@ def installed(wheel, tmp_path_factory) -> Path:
     return venv
 
 
-def test_installed_package_walks_answers_with_its_compiled_walk(installed, tmp_path):
-    r = _run([installed / "bin" / "python", "-c", "from adapter.wl2 import reader; print(reader.WALK)"], cwd=tmp_path)
+def test_installed_package_uses_its_compiled_parts(installed, tmp_path):
+    r = _run([installed / "bin" / "python", "-c", "from adapter.wl2 import reader; from adapter.soap import xmlbuild, "
+              "xmlsafe; print(reader.WALK, xmlbuild.WRITER, xmlsafe.SCAN)"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "compiled"
+    assert r.stdout.split() == ["compiled"] * 3
 
 
 def test_installed_package_reads_its_own_contracts(installed, tmp_path):

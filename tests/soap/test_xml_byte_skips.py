@@ -16,6 +16,8 @@ from adapter.errors import XmlRejected
 from adapter.soap import xmlsafe
 from adapter.soap.xmlsafe import Limits, parse
 
+pytestmark = pytest.mark.usefixtures("scan")  # each twin of xmlsafe's byte scan (conftest.py)
+
 ENCODINGS = ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "iso-8859-1", "windows-1252"]
 LIMITS = Limits()  # 64 namespaces, URIs of 256 characters
 
@@ -37,14 +39,13 @@ def outcome(data: bytes, limits: Limits = LIMITS) -> str:
 
 
 def walked(data: bytes, limits: Limits = LIMITS) -> str:
-    """The outcome with the namespace walk and the name probe always made."""
-    declarations, names_fit = xmlsafe._namespace_declarations, xmlsafe._names_fit
-    xmlsafe._namespace_declarations = lambda data, lim: None
-    xmlsafe._names_fit = lambda data, lim: False
-    try:
+    """The outcome with the namespace walk and the name probe always made (by the Python twin of the byte scan,
+    told that nothing fits)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(xmlsafe, "SCAN", "python")
+        mp.setattr(xmlsafe, "_namespace_declarations", lambda data, lim: None)
+        mp.setattr(xmlsafe, "_names_fit", lambda data, lim: False)
         return outcome(data, limits)
-    finally:
-        xmlsafe._namespace_declarations, xmlsafe._names_fit = declarations, names_fit
 
 
 # -- namespace declarations: counted and measured in every encoding -------------------------------------------------

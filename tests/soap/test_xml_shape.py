@@ -21,6 +21,8 @@ from adapter.soap.xmlsafe import Limits, parse
 from adapter.wl2.client import ANSWER_LIMITS
 from tests.support.servers import GEVENT_WORKER, LICENCE, python
 
+pytestmark = pytest.mark.usefixtures("scan")  # each twin of xmlsafe's byte scan (conftest.py)
+
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 W = "{urn:sbb:whitelabel:1.0}"
 MIB = 1024 * 1024
@@ -384,6 +386,7 @@ print(sum(1 for t in ticks if start < t < end), round((end - start) * 1000))
 """
 
 
+@pytest.mark.one_scan
 @pytest.mark.parametrize("isolate_markup", [Limits().isolate_markup, ANSWER_LIMITS.isolate_markup],
                          ids=["a WL 1.0 request", "a WL 2.0 answer"])
 def test_with_gevent_other_calls_go_on_while_a_large_document_is_parsed(isolate_markup):

@@ -20,6 +20,8 @@ from adapter.soap.xmlsafe import Limits, parse
 from tests.support.servers import LICENCE
 from tests.support.soap import SOAP_NS, WL1_NS, WL2_NS, envelope, post, wl1_request
 
+pytestmark = pytest.mark.usefixtures("scan")  # each twin of xmlsafe's byte scan (conftest.py)
+
 MIB = 1024 * 1024
 PASSWD_MARKER = "root:x:0:0"  # the first line of /etc/passwd on every Linux
 DTD_REASON = re.compile(r"DTDs? and entity declarations are not allowed")
