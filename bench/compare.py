@@ -526,6 +526,7 @@ class Bench:
         server_lines = "".join(f"{k} = {v}\n" for k, v in (("workers", a.workers), ("threads", a.threads)) if v)
         server_lines += "".join(f"{line}\n" for line in a.adapter_server)
         config = self.tmp / "adapter.toml"
+        extras = "".join(f"{extra}\n" for extra in a.adapter_config)  # after [[tenants]]: tables of their own
         config.write_text(f"""# bench/compare.py: the adapter's defaults, with only what must be said
 [server]
 host = "127.0.0.1"
@@ -545,12 +546,13 @@ allow_unauthenticated = true
 name = "ROC Bench"
 oin = "{SCHOOL_OIN}"
 licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
-""", encoding="utf-8")
+{extras}""", encoding="utf-8")
         self.sqltrace = SqlTrace(self.tmp / "sql-writes.trace")
         env = {} if a.no_sql_trace else {
             "WL_BENCH_SQL_TRACE": str(self.sqltrace.path),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH / "sqltrace"), os.environ.get("PYTHONPATH")]))}
-        print("starting the adapter (wl-adapter serve, default configuration) ...", flush=True)
+        print(f"starting the adapter (wl-adapter serve, {'NOT ' if a.adapter_config else ''}default configuration)"
+              " ...", flush=True)
         self.adapter = GunicornServer("adapter", [*cli, "serve", "--config", str(config)], self.tmp / "adapter.log",
                                       env=env)
         self.procs.append(self.adapter)
@@ -850,6 +852,7 @@ def figures(bench: Bench) -> dict:
     out = {"date": time.strftime("%Y-%m-%d"), "settings": {
         "seconds": a.seconds, "latency_ms": a.latency_ms, "latency_seconds": a.latency_seconds,
         "workers": bench.workers, "threads": bench.threads, "adapter_server": bench.adapter_server,
+        "adapter_config": a.adapter_config,
         "leerbedrijven": a.leerbedrijven, "cpus": os.cpu_count(),
         "python": sys.version.split()[0]}, "goals": GOALS, "operations": per_op,
         "runs": [{**r.__dict__, "rps": r.rps} for r in bench.runs], "notes": bench.notes}
@@ -884,7 +887,9 @@ def _f(v, fmt: str = "{:.0f}") -> str:
 def tables(fig: dict, markdown: bool = False) -> str:
     s = fig["settings"]
     ops = fig["operations"]
-    head = (f"Adapter (default configuration: {s['adapter_server']}) vs a byte pass-through proxy (gunicorn gthread "
+    changed = "; ".join(" ".join(extra.split()) for extra in s.get("adapter_config", ()))
+    config = f"NOT the default configuration: {changed}" if changed else "default configuration"
+    head = (f"Adapter ({config}: {s['adapter_server']}) vs a byte pass-through proxy (gunicorn gthread "
             f"{s['workers']} x {s['threads']}), stand-in upstream, wrk on loopback, {s['cpus']} CPUs, "
             f"{s['seconds']:g} s per run, {fig['date']}")
     t1_head = ["operation", "pass req/s @16", "adapter req/s @16", "A ≥0.5×", "pass p50 @1", "adapter p50 @1",
@@ -995,6 +1000,10 @@ def main() -> int:
     ap.add_argument("--threads", type=int, help="threads per worker of both (default: the adapter's default)")
     ap.add_argument("--adapter-server", metavar="LINE", action="append", default=[],
                     help='a line for the adapter\'s [server] section, e.g. \'worker = "gevent"\' (repeatable)')
+    ap.add_argument("--adapter-config", metavar="TOML", action="append", default=[],
+                    help="TOML appended to the adapter's configuration, e.g. '[validation]' + newline + "
+                         "'wl1_response = \"off\"' (repeatable): to measure what a default costs; the tables then "
+                         "say the configuration is not the default")
     ap.add_argument("--leerbedrijven", type=int, default=2000, help="size of the simulator's data set (2000)")
     ap.add_argument("--profile", metavar="OP,OP", help="after measuring, py-spy the busiest adapter worker under "
                                                        "16 clients of these operations and print the top functions")
