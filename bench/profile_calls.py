@@ -18,8 +18,18 @@ dicts (by the walk in use, then by the Python walk, and lxml's own part of the l
 and its text per element), the translation, writing the WL 1.0 answer, and libxml2 parsing and validating that
 (docs/figures.md, sixth and seventh rounds).
 
+With ``--in-call`` it times the same steps (and those of the request's way out) inside real calls instead: each
+step's function is wrapped with a clock, and the calls are made as usual. A step costs 2-7x more there than alone
+(its code and data are no longer in the processor's caches, least of all after the wait for WL 2.0's answer), so
+this says what a step is worth to a call (docs/figures.md, eighth round).
+
+With ``--twins`` it measures what the compiled parts are worth, A/B in one process: blocks of calls alternate
+between the Python twins and the compiled ones (``reader.WALK``, ``xmlbuild.WRITER`` and ``xmlsafe.SCAN``), and it
+prints the median CPU per call of each and the median of their paired differences (one block of each, side by
+side, which cancels most of a shared machine's drift).
+
 Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
-       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage] [--steps]
+       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage] [--steps] [--in-call] [--twins]
 """
 from __future__ import annotations
 
@@ -65,6 +75,8 @@ def main() -> None:
     ap.add_argument("--time-only", action="store_true", help="only the timed calls, no profile")
     ap.add_argument("--garbage", action="store_true", help="what each call leaves in reference cycles, by type")
     ap.add_argument("--steps", action="store_true", help="each step of the answer's way back, timed alone")
+    ap.add_argument("--in-call", action="store_true", help="each step timed inside real calls")
+    ap.add_argument("--twins", action="store_true", help="A/B: the Python twins against the compiled parts")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
     cli = compare.wl_adapter_cli()
@@ -114,6 +126,12 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
                 continue
             if a.steps:
                 steps(lambda body=op.wl1: call(adapter.wsgi, body))
+                continue
+            if a.in_call:
+                in_call(lambda body=op.wl1: call(adapter.wsgi, body), a.calls)
+                continue
+            if a.twins:
+                twins(lambda body=op.wl1: call(adapter.wsgi, body), a.calls)
                 continue
             if a.sample:
                 sample(lambda body=op.wl1: call(adapter.wsgi, body), a.calls, tmp / f"spy-{op.name}.txt", a.top)
@@ -230,6 +248,95 @@ def steps(one_call) -> None:
     for label, step in timed:
         rounds = timeit.repeat(step, number=200, repeat=5)
         print(f"    {label:58s} {min(rounds) / 200 * 1e6:8.1f} µs")
+
+
+# (module, attribute path) of each step in_call times; parse is timed where each caller looks it up
+IN_CALL = [
+    ("adapter.soap.envelope", "parse", "WL 1.0 request, safe parse"),
+    ("adapter.contracts", "Contract.validate", "validations (all four)"),
+    ("adapter.wl2.client", "Wl2Client._envelope", "WL 2.0 request, built by zeep"),
+    ("adapter.wl2.client", "Wl2Client._header", "WL 2.0 request, its header"),
+    ("adapter.wl2.transport", "Upstream.request", "WL 2.0 round trip (wall: the stand-in's time too)"),
+    ("adapter.wl2.client", "parse", "WL 2.0 answer, safe parse"),
+    ("adapter.wl2.client", "reader.read", "WL 2.0 answer, read into dicts"),
+    *[("adapter.translate.to_wl1", name, "translate back")
+      for name in ("identificeer", "verifieer", "zoeken", "details")],
+    ("adapter.wl1.service", "Answer.envelope", "WL 1.0 answer, write"),
+    ("adapter.wl1.service", "xmlbuild.parse_own", "WL 1.0 answer, libxml2 parse"),
+    ("adapter.ops.audit", "record", "audit record"),
+]
+
+
+def in_call(one_call, calls: int) -> None:
+    """Each step of IN_CALL wrapped with a clock, then ``calls`` calls: µs per call spent in each (wall)."""
+    import importlib
+
+    spent: dict[str, float] = dict.fromkeys([label for *_, label in IN_CALL], 0.0)
+    undo = []
+    for module, path, label in IN_CALL:
+        owner = importlib.import_module(module)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        original = getattr(owner, name)
+
+        def timed(*args, _original=original, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.perf_counter() - started
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, original))
+    try:
+        for _ in range(100):
+            one_call()
+        spent.update(dict.fromkeys(spent, 0.0))
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            one_call()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+    print(f"    {'the whole call (with the clocks)':58s} {wall / calls * 1e6:8.1f} µs wall, "
+          f"{cpu / calls * 1e6:.1f} CPU")
+    for label, seconds in spent.items():
+        if seconds:
+            print(f"    {label:58s} {seconds / calls * 1e6:8.1f} µs")
+
+
+def twins(one_call, calls: int) -> None:
+    """Blocks of calls alternating between the Python twins and the compiled parts (the order swapped every other
+    round): median CPU per call of each, and the median of the paired differences."""
+    import statistics
+
+    from adapter.soap import xmlbuild, xmlsafe
+    from adapter.wl2 import reader
+
+    def use(twin: str) -> None:
+        reader.WALK = xmlbuild.WRITER = xmlsafe.SCAN = twin
+
+    block, rounds = 50, max(2, calls // 100)
+    cpu: dict[str, list[float]] = {"python": [], "compiled": []}
+    try:
+        for _ in range(100):
+            one_call()
+        for n in range(rounds):
+            for twin in (("python", "compiled") if n % 2 == 0 else ("compiled", "python")):
+                use(twin)
+                started = time.process_time()
+                for _ in range(block):
+                    one_call()
+                cpu[twin].append((time.process_time() - started) / block * 1e6)
+    finally:
+        use("compiled")
+    for twin, values in cpu.items():
+        print(f"    {twin + ' twins':20s} median {statistics.median(values):8.1f} µs CPU per call")
+    differences = [c - p for c, p in zip(cpu["compiled"], cpu["python"], strict=True)]
+    print(f"    compiled - python    median {statistics.median(differences):+8.1f} µs "
+          f"({rounds} rounds of {block} calls each)")
 
 
 def sample(one_call, calls: int, raw: Path, top: int) -> None:

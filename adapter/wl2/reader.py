@@ -201,7 +201,8 @@ if _walk is not None:
 WALK = "compiled" if _walk is not None else "python"
 
 
-def read(message: etree._Element, walk: str = WALK) -> dict:
-    """A WL 2.0 message element (``XResponse``) as a dict keyed by local names, in XSD order."""
+def read(message: etree._Element, walk: str = "") -> dict:
+    """A WL 2.0 message element (``XResponse``) as a dict keyed by local names, in XSD order; by the walk named
+    (default: ``WALK``, read at each call, as ``xmlbuild.WRITER`` and ``xmlsafe.SCAN`` are)."""
     shape = _shapes()[message.tag]
-    return _value(message, shape.convert) if shape.how != _COMPLEX else WALKS[walk](message, shape)
+    return _value(message, shape.convert) if shape.how != _COMPLEX else WALKS[walk or WALK](message, shape)
