@@ -102,7 +102,9 @@ def _stray(value: dict, names: Names, path: str = "") -> str | None:
         if name not in names:
             return path + name
         inner = names[name]
-        for each in (item if isinstance(item, list) else (item,)) if inner is not None else ():
+        if inner is None:  # a simple type: nothing within to check
+            continue
+        for each in item if isinstance(item, list) else (item,):
             found = _stray(each, inner, f"{path}{name}.") if isinstance(each, dict) else None
             if found:
                 return found
