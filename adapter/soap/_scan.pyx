@@ -123,7 +123,7 @@ def scan(bytes data, lim, declared_ascii, Py_ssize_t other_xs):
         if memmem(s + body, end - body, b"encoding", 8) != NULL and not declared_ascii(data[body:end]):
             return None
     # -- one pass: '=', runs of name bytes, and every 'x' (``_namespace_declarations``)
-    for i in range(n):  # (without a branch per byte for the runs and the '=': 3x faster on a 30 kB answer)
+    for i in range(n):  # (no branch that depends on the byte, but for 'x': 36 -> 28 µs on a 31 kB answer)
         c = s[i]
         run = (run + 1) & NAME[c]
         if run > most_name:  # (rare: a branch the processor predicts)
@@ -132,7 +132,7 @@ def scan(bytes data, lim, declared_ascii, Py_ssize_t other_xs):
         if c == 120 and namespaces_fit:  # 'x'
             if _at(s, n, i, b"xmlns", 5):
                 declarations += 1
-                # (i is never 0 here, the markup begins with '<'; tested all the same, s[-1] is no byte of ours)
+                # (i is never 0 here, the markup begins with '<'; asked all the same, so that s[-1] is never read)
                 if declarations > most_namespaces or i == 0 or not _white(s[i - 1]) \
                         or not _declaration(s, n, i, most_name):
                     namespaces_fit = False
