@@ -32,8 +32,12 @@ Goals (issue 10), all measured within this run:
      thread (the answer does not wait for it)
   RSS per worker <= 80 MB after --rss-calls calls (default 20,000 to stay quick; the goal is stated for 100,000)
 
-Machines are shared and noisy: read the ratios, and repeat a run before believing a difference under ~10 %.
-Usage: .venv/bin/python bench/compare.py [--seconds 4] [--ops VerifieerAccreditatie,Zoeken-E25] [--json]
+Machines are shared and noisy: one run's ratios moved by ±20 % on the same code, and a verdict with them. So the
+runs are made in --rounds (3): each round runs every pair (pass-through and adapter, same operation and clients)
+side by side, the pass-through first in one round and the adapter first in the next; each ratio is taken within
+its round, and each goal is judged on the median of the rounds (the tables give the lowest and highest beside it).
+Repeat a run before believing a difference under ~10 %.
+Usage: .venv/bin/python bench/compare.py [--seconds 4] [--rounds 3] [--ops VerifieerAccreditatie,Zoeken-E25] [--json]
        [--latency-ms 100] [--no-latency] [--rss-calls 20000] [--markdown FILE] [--profile OP,OP]
 """
 from __future__ import annotations
@@ -48,6 +52,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -377,6 +382,7 @@ class Run:
     writes: dict = field(default_factory=dict)
     rss_mb: list = field(default_factory=list)  # adapter workers' RSS after the run
     calls_so_far: int = 0  # calls the adapter had served by the end of the run
+    round: int = 0  # which of --rounds
 
     @property
     def rps(self) -> float:
@@ -640,34 +646,41 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
         a = self.args
         self.rss_start = {pid: rss_mb(pid) for pid in self.adapter.workers()}
         self.rss_mark("after the capture")
-        print(f"\nno upstream latency, {a.seconds:g} s per run (after {a.warmup:g} s of warm-up per server and "
-              "operation):", flush=True)
         for op in self.ops:
             self.wrk_run("passthrough", self.passthrough, self.passthrough_url, op, op.wl2, 4, a.warmup, 0, False)
             self.wrk_run("adapter", self.adapter, f"{self.adapter_url}/wl1", op, op.wl1, 4, a.warmup, 0, False)
-            for clients in (1, 16):
-                self.wrk_run("passthrough", self.passthrough, self.passthrough_url, op, op.wl2, clients,
-                             a.seconds, 0)
-                self.wrk_run("adapter", self.adapter, f"{self.adapter_url}/wl1", op, op.wl1, clients, a.seconds, 0)
+        for n in range(a.rounds):
+            print(f"\nround {n + 1} of {a.rounds}, no upstream latency, {a.seconds:g} s per run:", flush=True)
+            for op in self.ops:
+                for clients in (1, 16):
+                    self.pair(op, clients, 0, n)
         self.rss_mark("after the runs at 1 and 16 clients")
         if not a.no_latency:
             self._control(f"latency?ms={a.latency_ms:g}")
-            print(f"\nthe stand-in answers after {a.latency_ms:g} ms, {a.latency_seconds:g} s per run:", flush=True)
             try:
-                for op in self.ops:
-                    if op.wl2_operation is None:
-                        continue  # answered from the store: an upstream's latency does not apply
-                    for clients in (64, 256):
-                        self.wrk_run("passthrough", self.passthrough, self.passthrough_url, op, op.wl2, clients,
-                                     a.latency_seconds, a.latency_ms)
-                        self.wrk_run("adapter", self.adapter, f"{self.adapter_url}/wl1", op, op.wl1, clients,
-                                     a.latency_seconds, a.latency_ms)
+                for n in range(a.rounds):
+                    print(f"\nround {n + 1} of {a.rounds}, the stand-in answers after {a.latency_ms:g} ms, "
+                          f"{a.latency_seconds:g} s per run:", flush=True)
+                    for op in self.ops:
+                        if op.wl2_operation is None:
+                            continue  # answered from the store: an upstream's latency does not apply
+                        for clients in (64, 256):
+                            self.pair(op, clients, a.latency_ms, n)
             finally:
                 self._control("latency?ms=0")
             self.wait_idle()
             self.rss_mark(f"after the runs at 64 and 256 clients, {a.latency_ms:g} ms upstream")
         self.new_intents()
         self.rss()
+
+    def pair(self, op: Op, clients: int, latency_ms: float, n: int) -> None:
+        """One run of each server, side by side: the pass-through first in even rounds, the adapter first in odd
+        ones, so that neither is always the one a drifting machine favours."""
+        seconds = self.args.latency_seconds if latency_ms else self.args.seconds
+        runs = [("passthrough", self.passthrough, self.passthrough_url, op.wl2),
+                ("adapter", self.adapter, f"{self.adapter_url}/wl1", op.wl1)]
+        for target, server, url, body in runs if n % 2 == 0 else reversed(runs):
+            self.wrk_run(target, server, url, op, body, clients, seconds, latency_ms).round = n
 
     def new_intents(self, n: int = 40) -> None:
         """Goal D's second half: VerifieerAccreditatie of a company/crebo not seen before (an intent to record)
@@ -814,43 +827,72 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else "PASS" if ok else "FAIL"
 
 
+def op_figures(op: str, runs: list[Run], latency_ms: float) -> dict[str, Any]:
+    """One operation's figures and ratios from one round's runs (each pair measured side by side)."""
+    find = {(r.target, r.clients, r.latency_ms): r for r in runs if r.op == op}
+
+    def run(target, clients, latency=0.0):
+        return find.get((target, clients, latency))
+    p1, a1, p16, a16 = run("passthrough", 1), run("adapter", 1), run("passthrough", 16), run("adapter", 16)
+    f: dict[str, Any] = {}
+    if p16 and a16:
+        f.update(pt_rps16=p16.rps, ad_rps16=a16.rps, A_ratio=a16.rps / p16.rps if p16.rps else float("nan"),
+                 pt_p99_16=p16.p99_ms, ad_p99_16=a16.p99_ms, B_p99_ratio=a16.p99_ms / p16.p99_ms,
+                 pt_cpu_ms=p16.cpu_ms_per_call, ad_cpu_ms=a16.cpu_ms_per_call, ad_cores16=a16.cores_busy,
+                 standin_cpu_ms=p16.standin_cpu_ms_per_call,
+                 ad_writes_per_call=(a16.writes["total"] / a16.requests if a16.requests else float("nan")),
+                 ad_connects_per_call=(a16.writes["connects"] / a16.requests if a16.requests else float("nan")))
+    if p1 and a1:
+        f.update(pt_p50_1=p1.p50_ms, ad_p50_1=a1.p50_ms, pt_p99_1=p1.p99_ms, ad_p99_1=a1.p99_ms,
+                 B_added_ms=a1.p50_ms - p1.p50_ms)
+    p64, a64, p256, a256 = (run("passthrough", 64, latency_ms), run("adapter", 64, latency_ms),
+                            run("passthrough", 256, latency_ms), run("adapter", 256, latency_ms))
+    if p64 and a64:
+        f.update(pt_rps64=p64.rps, ad_rps64=a64.rps, C_rate=a64.rps / p64.rps if p64.rps else float("nan"),
+                 pt_p99_64=p64.p99_ms, ad_p99_64=a64.p99_ms, C_p99_ratio=a64.p99_ms / p64.p99_ms)
+    if p256 and a256 and a16:
+        f.update(pt_rps256=p256.rps, pt_p50_256=p256.p50_ms, pt_p99_256=p256.p99_ms, ad_rps256=a256.rps,
+                 ad_p50_256=a256.p50_ms, ad_p99_256=a256.p99_ms, C_256_rate=a256.rps / a16.rps,
+                 C_256_tail=a256.p99_ms / a256.p50_ms if a256.p50_ms else float("nan"))
+    return f
+
+
+# the ratios the goals judge: their spread over the rounds is printed beside the median
+RATIOS = ("A_ratio", "B_added_ms", "B_p99_ratio", "C_rate", "C_p99_ratio", "C_256_rate", "C_256_tail")
+
+
+def combine(op: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over the rounds (of each ratio too, each taken within its own round, so that a
+    machine's drift between rounds cancels), the spread of the ratios, and the goals judged on the medians."""
+    f: dict[str, Any] = {"op": op, "rounds": len(rounds), "spread": {}}
+    for key in dict.fromkeys(k for r in rounds for k in r):
+        values = [r[key] for r in rounds if key in r and r[key] == r[key]]
+        if values:
+            f[key] = statistics.median(values)
+            if key in RATIOS:
+                f["spread"][key] = (min(values), max(values))
+    if "A_ratio" in f:
+        f["A"] = f["A_ratio"] >= GOALS["A"]
+    if "B_p99_ratio" in f:
+        f["B_p99"] = f["B_p99_ratio"] <= GOALS["B_p99"]
+    if "B_added_ms" in f:
+        f["B_added"] = f["B_added_ms"] <= GOALS["B_added_ms"]
+    if "C_rate" in f and "C_p99_ratio" in f:
+        f["C_64"] = f["C_rate"] >= GOALS["C_rate"] and f["C_p99_ratio"] <= GOALS["C_p99"]
+    if "C_256_rate" in f and "C_256_tail" in f:
+        f["C_256"] = f["C_256_rate"] >= GOALS["C_256_rate"] and f["C_256_tail"] <= GOALS["C_256_tail"]
+    return f
+
+
 def figures(bench: Bench) -> dict:
     a = bench.args
-    find = {(r.target, r.op, r.clients, r.latency_ms): r for r in bench.runs}
     per_op = []
     for op in bench.ops:
-        def run(target, clients, latency=0.0, name=op.name):
-            return find.get((target, name, clients, latency))
-        p1, a1, p16, a16 = run("passthrough", 1), run("adapter", 1), run("passthrough", 16), run("adapter", 16)
-        f: dict[str, Any] = {"op": op.name}
-        if p16 and a16:
-            f.update(pt_rps16=p16.rps, ad_rps16=a16.rps, A_ratio=a16.rps / p16.rps if p16.rps else float("nan"),
-                     pt_p99_16=p16.p99_ms, ad_p99_16=a16.p99_ms, B_p99_ratio=a16.p99_ms / p16.p99_ms,
-                     pt_cpu_ms=p16.cpu_ms_per_call, ad_cpu_ms=a16.cpu_ms_per_call, ad_cores16=a16.cores_busy,
-                     standin_cpu_ms=p16.standin_cpu_ms_per_call,
-                     ad_writes_per_call=(a16.writes["total"] / a16.requests if a16.requests else float("nan")),
-                     ad_connects_per_call=(a16.writes["connects"] / a16.requests if a16.requests else float("nan")))
-            f["A"] = f["A_ratio"] >= GOALS["A"]
-            f["B_p99"] = f["B_p99_ratio"] <= GOALS["B_p99"]
-        if p1 and a1:
-            f.update(pt_p50_1=p1.p50_ms, ad_p50_1=a1.p50_ms, pt_p99_1=p1.p99_ms, ad_p99_1=a1.p99_ms,
-                     B_added_ms=a1.p50_ms - p1.p50_ms)
-            f["B_added"] = f["B_added_ms"] <= GOALS["B_added_ms"]
-        lat = a.latency_ms
-        p64, a64, p256, a256 = (run("passthrough", 64, lat), run("adapter", 64, lat), run("passthrough", 256, lat),
-                                run("adapter", 256, lat))
-        if p64 and a64:
-            f.update(pt_rps64=p64.rps, ad_rps64=a64.rps, C_rate=a64.rps / p64.rps if p64.rps else float("nan"),
-                     pt_p99_64=p64.p99_ms, ad_p99_64=a64.p99_ms, C_p99_ratio=a64.p99_ms / p64.p99_ms)
-            f["C_64"] = f["C_rate"] >= GOALS["C_rate"] and f["C_p99_ratio"] <= GOALS["C_p99"]
-        if p256 and a256 and a16:
-            f.update(pt_rps256=p256.rps, pt_p50_256=p256.p50_ms, pt_p99_256=p256.p99_ms, ad_rps256=a256.rps,
-                     ad_p50_256=a256.p50_ms, ad_p99_256=a256.p99_ms, C_256_rate=a256.rps / a16.rps,
-                     C_256_tail=a256.p99_ms / a256.p50_ms if a256.p50_ms else float("nan"))
-            f["C_256"] = f["C_256_rate"] >= GOALS["C_256_rate"] and f["C_256_tail"] <= GOALS["C_256_tail"]
-        per_op.append(f)
+        rounds = [op_figures(op.name, [r for r in bench.runs if r.round == n], a.latency_ms)
+                  for n in range(a.rounds)]
+        per_op.append(combine(op.name, [r for r in rounds if r]))
     out = {"date": time.strftime("%Y-%m-%d"), "settings": {
-        "seconds": a.seconds, "latency_ms": a.latency_ms, "latency_seconds": a.latency_seconds,
+        "seconds": a.seconds, "rounds": a.rounds, "latency_ms": a.latency_ms, "latency_seconds": a.latency_seconds,
         "workers": bench.workers, "threads": bench.threads, "adapter_server": bench.adapter_server,
         "adapter_config": a.adapter_config,
         "leerbedrijven": a.leerbedrijven, "cpus": os.cpu_count(),
@@ -884,6 +926,14 @@ def _f(v, fmt: str = "{:.0f}") -> str:
     return "-" if v is None or v != v else fmt.format(v)
 
 
+def _spread(f: dict, key: str, fmt: str, scale: float = 1.0) -> str:
+    """' [low-high]' of a ratio over the rounds, where there was more than one."""
+    low_high = f.get("spread", {}).get(key)
+    if f.get("rounds", 1) < 2 or not low_high:
+        return ""
+    return f" [{fmt.format(low_high[0] * scale)}–{fmt.format(low_high[1] * scale)}]"
+
+
 def tables(fig: dict, markdown: bool = False) -> str:
     s = fig["settings"]
     ops = fig["operations"]
@@ -891,28 +941,32 @@ def tables(fig: dict, markdown: bool = False) -> str:
     config = f"NOT the default configuration: {changed}" if changed else "default configuration"
     head = (f"Adapter ({config}: {s['adapter_server']}) vs a byte pass-through proxy (gunicorn gthread "
             f"{s['workers']} x {s['threads']}), stand-in upstream, wrk on loopback, {s['cpus']} CPUs, "
-            f"{s['seconds']:g} s per run, {fig['date']}")
+            f"{s['seconds']:g} s per run, {fig['date']}. Each figure is the median of {s['rounds']} rounds of "
+            "side-by-side runs, each ratio taken within its round (its lowest and highest in brackets)")
     t1_head = ["operation", "pass req/s @16", "adapter req/s @16", "A ≥0.5×", "pass p50 @1", "adapter p50 @1",
                "B added ≤1 ms", "pass p99 @16", "adapter p99 @16", "B p99 ≤3×", "CPU ms/call pass", "CPU adapter",
                "adapter cores @16", "SQL writes/call", "SQL connects/call"]
     t1 = [[f["op"], _f(f.get("pt_rps16")), _f(f.get("ad_rps16")),
-           f"{_f(f.get('A_ratio'), '{:.2f}')}× {verdict(f.get('A'))}",
+           f"{_f(f.get('A_ratio'), '{:.2f}')}× {verdict(f.get('A'))}{_spread(f, 'A_ratio', '{:.2f}')}",
            _f(f.get("pt_p50_1"), "{:.2f}"), _f(f.get("ad_p50_1"), "{:.2f}"),
-           f"+{_f(f.get('B_added_ms'), '{:.2f}')} {verdict(f.get('B_added'))}",
+           f"+{_f(f.get('B_added_ms'), '{:.2f}')} {verdict(f.get('B_added'))}{_spread(f, 'B_added_ms', '{:.2f}')}",
            _f(f.get("pt_p99_16"), "{:.1f}"), _f(f.get("ad_p99_16"), "{:.1f}"),
-           f"{_f(f.get('B_p99_ratio'), '{:.1f}')}× {verdict(f.get('B_p99'))}",
+           f"{_f(f.get('B_p99_ratio'), '{:.1f}')}× {verdict(f.get('B_p99'))}{_spread(f, 'B_p99_ratio', '{:.1f}')}",
            _f(f.get("pt_cpu_ms"), "{:.2f}"), _f(f.get("ad_cpu_ms"), "{:.2f}"), _f(f.get("ad_cores16"), "{:.2f}"),
            _f(f.get("ad_writes_per_call"), "{:.2f}"), _f(f.get("ad_connects_per_call"), "{:.2f}")] for f in ops]
     t2_head = ["operation", "pass req/s @64", "adapter req/s @64", "C rate ≥90%", "pass p99 @64", "adapter p99 @64",
                "C p99 ≤1.1×", "pass req/s / p50 / p99 @256", "adapter req/s / p50 / p99 @256",
                "C @256: rate vs CPU-bound ≥80%, p99/p50 ≤2"]
     t2 = [[f["op"], _f(f.get("pt_rps64")), _f(f.get("ad_rps64")),
-           f"{_f(100 * f['C_rate'] if 'C_rate' in f else None)} %", _f(f.get("pt_p99_64")),
-           _f(f.get("ad_p99_64")), f"{_f(f.get('C_p99_ratio'), '{:.2f}')}× {verdict(f.get('C_64'))}",
+           f"{_f(100 * f['C_rate'] if 'C_rate' in f else None)} %{_spread(f, 'C_rate', '{:.0f}', 100)}",
+           _f(f.get("pt_p99_64")),
+           _f(f.get("ad_p99_64")),
+           f"{_f(f.get('C_p99_ratio'), '{:.2f}')}× {verdict(f.get('C_64'))}{_spread(f, 'C_p99_ratio', '{:.2f}')}",
            f"{_f(f.get('pt_rps256'))} / {_f(f.get('pt_p50_256'))} / {_f(f.get('pt_p99_256'))}",
            f"{_f(f.get('ad_rps256'))} / {_f(f.get('ad_p50_256'))} / {_f(f.get('ad_p99_256'))}",
-           f"{_f(100 * f['C_256_rate'] if 'C_256_rate' in f else None)} %, "
-           f"{_f(f.get('C_256_tail'), '{:.1f}')} {verdict(f.get('C_256'))}"] for f in ops if "C_rate" in f]
+           f"{_f(100 * f['C_256_rate'] if 'C_256_rate' in f else None)} %"
+           f"{_spread(f, 'C_256_rate', '{:.0f}', 100)}, {_f(f.get('C_256_tail'), '{:.1f}')}"
+           f"{_spread(f, 'C_256_tail', '{:.1f}')} {verdict(f.get('C_256'))}"] for f in ops if "C_rate" in f]
 
     def render(header, rows):
         if markdown:
@@ -988,6 +1042,8 @@ def profile_text(profiles: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=4, help="length of each measured run (default 4)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of every pair of runs; each goal is judged on the median of its rounds (default 3)")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up per server and operation (default 1)")
     ap.add_argument("--latency-ms", type=float, default=100.0, help="the stand-in's latency for goal C (100)")
     ap.add_argument("--latency-seconds", type=int, help="length of each goal-C run (default: --seconds)")
