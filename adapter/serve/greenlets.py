@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import socket
 import struct
 import time
@@ -22,13 +23,14 @@ from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
-from adapter.serve.runner import _HeldHeader
+from adapter.serve.runner import _HeldHeader, closing_when_stopping
 
 TURN_S = 1e-6  # a timer, not sleep(0): gevent runs sleep(0)'s callback before it looks at the sockets again
 POLL_S = 0.05  # how soon a worker notices it must stop, and how often it looks whether its last calls are done
 SLACK = 2  # a worker accepts while it holds fewer than its share of the open connections + this many
 RECHECK_S = 0.002  # a worker over its share looks again this soon (the others may have accepted meanwhile) ...
 WAIT_AT_MOST_S = 0.5  # ... and accepts anyway once it has left new connections to the others this long
+IDLE_S = 0.1  # a stopping worker closes a kept-alive connection once it has waited this long with no request in
 
 
 class Shares:
@@ -145,9 +147,12 @@ class OneWriteGeventWorker(GeventWorker):
     next request is already waiting is served again and again while the others wait. New connections are accepted
     all at once, each worker taking its share (``Shares``).
 
-    On stop, gunicorn's gevent worker waits up to ``graceful_timeout`` for every connection, also those only kept
-    alive for a next request, and looks once a second: here connections between two requests are closed at once and
-    a connection whose call is in flight is closed once that call is answered."""
+    On stop (also when replaced after ``max_requests`` calls), gunicorn's gevent worker waits up to
+    ``graceful_timeout`` for every connection, also those only kept alive for a next request, and looks once a
+    second. Here a call in flight is answered with ``Connection: close`` (``closing_when_stopping``), a next request
+    already sent on a kept-alive connection is answered the same way, and a connection that has waited ``IDLE_S``
+    with no request in is closed: the stop takes a fraction of a second, and no client loses a request it was told
+    it could send."""
 
     def __init__(self, age, *args, **kwargs):
         super().__init__(age, *args, **kwargs)  # in the arbiter: the shares are made here, before the fork
@@ -164,17 +169,21 @@ class OneWriteGeventWorker(GeventWorker):
         monkey.patch_time()
         self.sockets = [gsocket.socket(s.FAMILY, gsocket.SOCK_STREAM, fileno=s.sock.detach())
                         for s in self.sockets]  # type: ignore[has-type]
-        self._between: dict[object, bool] = {}  # open connection -> True while it waits for its next request
+        self._between: dict[Any, float | None] = {}  # open connection -> since when it waits for a next request
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = closing_when_stopping(self, self.wsgi)  # type: ignore[has-type]
 
     def handle(self, listener, client, addr):
-        self._between[client] = True
+        self._between[client] = time.monotonic()
         try:
             super().handle(listener, client, addr)
         finally:
             self._between.pop(client, None)
 
     def handle_request(self, listener_name, req, sock, addr):
-        self._between[sock] = False
+        self._between[sock] = None
         held = _HeldHeader(sock)
         try:
             super().handle_request(listener_name, req, held, addr)
@@ -182,9 +191,7 @@ class OneWriteGeventWorker(GeventWorker):
             held.flush()
             raise
         held.flush()
-        self._between[sock] = True
-        if not self.alive:  # stopping: no next request on this connection
-            raise StopIteration
+        self._between[sock] = time.monotonic()  # the answer said keep-alive: a next request is read and answered
         # Fair turns: a gevent socket whose next request is already there reads it without yielding, so a quick
         # client kept one greenlet serving request after request while the worker's other connections waited
         # (two workers at 16 clients: p50 0.3 ms, p99 57 ms). Yielding here puts this connection behind the others.
@@ -209,9 +216,6 @@ class OneWriteGeventWorker(GeventWorker):
             gevent.sleep(POLL_S)
         for server in servers:
             server.close()  # no new connections
-        for conn, between in list(self._between.items()):
-            if between:  # waiting for a next request that will not be served: end it now
-                _shut(conn)
         give_up = time.monotonic() + self.cfg.graceful_timeout
         while any(server.pool.free_count() != server.pool.size for server in servers):
             if time.monotonic() >= give_up:
@@ -219,8 +223,24 @@ class OneWriteGeventWorker(GeventWorker):
                 for server in servers:
                     server.stop(timeout=1)
                 return
+            self._close_idle()
             self.notify()
             gevent.sleep(POLL_S)
+
+    def _close_idle(self) -> None:
+        """Close the kept-alive connections that have waited ``IDLE_S`` for a next request and have none in. One
+        that had its answer a moment ago may be sending its next request now; one whose request is in is served."""
+        now = time.monotonic()
+        idle = [conn for conn, since in list(self._between.items()) if since is not None and now - since >= IDLE_S]
+        if not idle:
+            return
+        poll = select.poll()  # the standard library's (gevent patches neither it nor select here): it never waits
+        for conn in idle:
+            poll.register(conn.fileno(), select.POLLIN)
+        arrived = {fd for fd, _ in poll.poll(0)}
+        for conn in idle:
+            if conn.fileno() not in arrived and not (hasattr(conn, "pending") and conn.pending()):
+                _shut(conn)
 
 
 def _shut(conn) -> None:

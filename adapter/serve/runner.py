@@ -102,8 +102,25 @@ class _Conn:
         return getattr(self._conn, name)
 
 
+def closing_when_stopping(worker, app: Callable) -> Callable:
+    """``app`` answering ``Connection: close`` once ``worker`` has begun to stop (a signal, or ``max_requests``
+    reached): gunicorn decides that header before the call, so an answer to a call in flight promised keep-alive and
+    the connection was closed under the client's next request (lost; a read error in the client)."""
+    def app_of_a_worker(environ, start_response):
+        result = app(environ, start_response)
+        if not worker.alive:
+            start_response.__self__.force_close()  # gunicorn's Response: its header is sent after this
+        return result
+    return app_of_a_worker
+
+
 class OneWriteWorker(ThreadWorker):
-    """gunicorn's gthread worker whose answers each leave in one write (see the module's docstring)."""
+    """gunicorn's gthread worker whose answers each leave in one write (see the module's docstring), and say
+    ``Connection: close`` once the worker stops."""
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = closing_when_stopping(self, self.wsgi)  # type: ignore[has-type]
 
     def handle_request(self, req, conn):
         one = _Conn(conn)
