@@ -758,8 +758,9 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
             body_file.write_bytes(op.wl1)
             secs = self.args.profile_seconds
             self.wait_idle()
-            load = subprocess.Popen([self.wrk, "-t", "1", "-c", "16", "-d", f"{round(secs) + 4}s", "--timeout", "30s",
-                                     "-s", str(BENCH / "wrk_post.lua"), f"{self.adapter_url}/wl1", "--",
+            load = subprocess.Popen([self.wrk, "-t", "1", "-c", str(self.args.profile_clients), "-d",
+                                     f"{round(secs) + 4}s", "--timeout", "30s", "-s", str(BENCH / "wrk_post.lua"),
+                                     f"{self.adapter_url}/wl1", "--",
                                      str(body_file), XML], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 time.sleep(1)
@@ -775,6 +776,7 @@ licence_sha256 = "{hashlib.sha256(LICENCE.encode()).hexdigest()}"
                 load.wait(timeout=secs + 60)
             results[name] = summarise_profile(raw.read_text())
             results[name]["raw"] = str(raw)
+            results[name]["clients"] = self.args.profile_clients
         return results
 
 
@@ -1022,7 +1024,7 @@ def tables(fig: dict, markdown: bool = False) -> str:
 def profile_markdown(profiles: dict) -> str:
     out = []
     for name, p in profiles.items():
-        out += ["", f"{name}, busiest worker at 16 clients: {p['samples']} active samples "
+        out += ["", f"{name}, busiest worker at {p['clients']} clients: {p['samples']} active samples "
                     f"({p['waiting_samples_left_out']} in waits left out)", "",
                 "| # | self % | function (self) | total % | function (total) |", "|---:|---:|---|---:|---|"]
         for i in range(max(len(p["self"]), len(p["total"]))):
@@ -1035,8 +1037,8 @@ def profile_markdown(profiles: dict) -> str:
 def profile_text(profiles: dict) -> str:
     out = []
     for name, p in profiles.items():
-        out.append(f"\nprofile of the busiest adapter worker, {name} at 16 clients ({p['samples']} active samples, "
-                   f"{p['waiting_samples_left_out']} in waits left out; raw collapsed stacks: {p['raw']}):")
+        out.append(f"\nprofile of the busiest adapter worker, {name} at {p['clients']} clients ({p['samples']} active "
+                   f"samples, {p['waiting_samples_left_out']} in waits left out; raw collapsed stacks: {p['raw']}):")
         out.append(f"  {'self %':>6}  {'function':<70} {'total %':>7}  function")
         rows = max(len(p["self"]), len(p["total"]))
         for i in range(rows):
@@ -1069,7 +1071,8 @@ def main() -> int:
                          "say the configuration is not the default")
     ap.add_argument("--leerbedrijven", type=int, default=2000, help="size of the simulator's data set (2000)")
     ap.add_argument("--profile", metavar="OP,OP", help="after measuring, py-spy the busiest adapter worker under "
-                                                       "16 clients of these operations and print the top functions")
+                                                       "load of these operations and print the top functions")
+    ap.add_argument("--profile-clients", type=int, default=16, help="the load while profiling (default 16)")
     ap.add_argument("--profile-seconds", type=int, default=10)
     ap.add_argument("--no-sql-trace", action="store_true",
                     help="start the adapter without bench/sqltrace (to check what it costs; goal D is then n/a)")
