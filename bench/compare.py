@@ -1012,8 +1012,10 @@ def tables(fig: dict, markdown: bool = False) -> str:
     parts += ["", f"RSS per adapter worker after {r['calls']} calls: "
                   f"{', '.join(f'{v:.0f}' for v in r['end_mb'])} MB (after warm-up: "
                   f"{', '.join(f'{v:.0f}' for v in r['start_mb'])} MB) -> {verdict(r['ok'])} "
-                  f"(goal: <= 80 MB after 100,000 calls; --rss-calls 100000 to measure that)"
-                  + (" [a worker restarted]" if r["workers_restarted"] else ""),
+                  "(goal: <= 80 MB after 100,000 calls"
+                  + ("; --rss-calls 100000 to measure that)" if r["calls"] < 100000 else ")")
+                  + (" [a worker was replaced meanwhile (the adapter's max_requests): the figure at the end is the "
+                     "newer worker's; the path below has the largest]" if r["workers_restarted"] else ""),
               "  largest worker RSS: "
               + "; ".join(f"{when} ({calls} calls) {mb:.0f} MB" for when, calls, mb in r["path"])]
     if fig["notes"]:
