@@ -17,11 +17,12 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from adapter.serve.greenlets import WAIT_AT_MOST_S, Shares, SharingServer, waiting
+from adapter.serve.greenlets import IDLE_S, WAIT_AT_MOST_S, OneWriteGeventWorker, Shares, SharingServer, waiting
 from tests.support.servers import serve_app
 from tests.support.upstream import COMPANY, geef_details
 
@@ -246,3 +247,31 @@ def test_a_worker_over_its_share_leaves_new_connections_to_the_others_for_a_whil
         assert not server._leave_to_others()
         server._left_since = None  # (what do_read does once none are left waiting)
         assert server._leave_to_others()  # the next arrival is left to the others first again
+
+
+def test_a_stopping_worker_closes_only_connections_idle_with_no_request_in():
+    """``_close_idle``, on real sockets: of the kept-alive connections a stopping worker holds, it shuts those that
+    have waited ``IDLE_S`` with nothing to read; one whose next request is in (the client sent it after a keep-alive
+    answer) is left to be served, and one that had its answer a moment ago gets its moment."""
+    pairs = {name: socket.socketpair() for name in ("idle", "request_in", "just_answered", "in_flight")}
+    try:
+        now = time.monotonic()
+        worker = SimpleNamespace(_between={
+            pairs["idle"][0]: now - IDLE_S - 0.01,
+            pairs["request_in"][0]: now - IDLE_S - 0.01,
+            pairs["just_answered"][0]: now,
+            pairs["in_flight"][0]: None,  # a call in flight: its answer will say Connection: close
+        })
+        pairs["request_in"][1].sendall(b"POST /wl1 HTTP/1.1\r\n")
+        OneWriteGeventWorker._close_idle(worker)
+        for name, (_ours, client) in pairs.items():
+            client.settimeout(0.2)
+            if name == "idle":
+                assert client.recv(1) == b""  # shut: the client sees the connection end
+            else:
+                with pytest.raises(TimeoutError):  # still open, nothing sent
+                    client.recv(1)
+    finally:
+        for ours, client in pairs.values():
+            ours.close()
+            client.close()
