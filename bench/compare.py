@@ -943,6 +943,22 @@ def _spread(f: dict, key: str, fmt: str, scale: float = 1.0) -> str:
     return f" [{fmt.format(low_high[0] * scale)}–{fmt.format(low_high[1] * scale)}]"
 
 
+def summary(fig: dict) -> str:
+    """Each goal in one line: how many operations meet it."""
+    ops = fig["operations"]
+    counts = []
+    for key, name in (("A", "A"), ("B_added", "B added latency"), ("B_p99", "B p99"), ("C_64", "C @64"),
+                      ("C_256", "C @256")):
+        judged = [f[key] for f in ops if key in f]
+        if judged:
+            counts.append(f"{name} {sum(judged)} of {len(judged)}")
+    d = fig.get("D")
+    if d:
+        counts.append(f"D {verdict(d['repeat_ok'] and d.get('new_ok', True))}")
+    counts.append(f"RSS {verdict(fig['RSS']['ok'])}")
+    return "Goals met, by operation: " + "; ".join(counts)
+
+
 def tables(fig: dict, markdown: bool = False) -> str:
     s = fig["settings"]
     ops = fig["operations"]
@@ -988,7 +1004,8 @@ def tables(fig: dict, markdown: bool = False) -> str:
             return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
-    parts = [head, "", "Stand-in answers at once (latencies in ms; CPU = server CPU per call, master + workers):",
+    parts = [head, "", summary(fig), "",
+             "Stand-in answers at once (latencies in ms; CPU = server CPU per call, master + workers):",
              render(t1_head, t1)]
     if t2:
         parts += ["", f"Stand-in answers after {s['latency_ms']:g} ms ({s['latency_seconds']:g} s per run; "
