@@ -34,6 +34,7 @@ Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import hashlib
 import io
@@ -78,39 +79,17 @@ def main() -> None:
     ap.add_argument("--in-call", action="store_true", help="each step timed inside real calls")
     ap.add_argument("--twins", action="store_true", help="A/B: the Python twins against the compiled parts")
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="wl-profile-"))
-    cli = compare.wl_adapter_cli()
-    sim_port, standin_port = compare.free_port(), compare.free_port()
-    sim = compare.Proc("simulator", [*cli, "simulate", "--port", str(sim_port), "--seed", "1", "--leerbedrijven",
-                                     "2000", "--today", compare.TODAY, "--oin", compare.SBB_OIN], tmp / "sim.log")
-    standin_url = f"http://127.0.0.1:{standin_port}"
-    standin = compare.Proc("stand-in", [sys.executable, str(compare.BENCH / "standin.py"), "--port",
-                                        str(standin_port), "--record-from", f"http://127.0.0.1:{sim_port}/wl2"],
-                           tmp / "standin.log")
-    try:
-        sim.wait_http(f"http://127.0.0.1:{sim_port}/admin/health")
-        standin.wait_http(f"{standin_url}/_standin/stats")
-        (tmp / "adapter.toml").write_text(f"""[upstream]
-url = "{standin_url}/wl2"
-oin = "{compare.SBB_OIN}"
-[store]
-url = "sqlite:///{tmp / 'adapter.sqlite'}"
-[[tenants]]
-name = "ROC Bench"
-oin = "{compare.SCHOOL_OIN}"
-licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
-""")
+    with upstream("wl-profile-") as (tmp, sim_url, replay):
         from adapter.config import load_config
         from adapter.serve.build import Adapter
 
         adapter = Adapter(load_config(tmp / "adapter.toml"))
-        ops, _data = compare.build_ops(f"http://127.0.0.1:{sim_port}")
+        ops, _data = compare.build_ops(sim_url)
         wanted = [o.strip() for o in a.ops.split(",")]
         ops = [o for o in ops if o.name in wanted]
         for op in ops:  # recorded from the simulator once, then replayed
             call(adapter.wsgi, op.wl1)
-        compare.post(f"{standin_url}/_standin/mode?replay", b"", "application/json")
-        sim.stop()
+        replay()
         for op in ops:
             for _ in range(200):
                 call(adapter.wsgi, op.wl1)
@@ -144,6 +123,40 @@ licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
             out = io.StringIO()
             pstats.Stats(prof, stream=out).strip_dirs().sort_stats(a.sort).print_stats(a.top)
             print(out.getvalue())
+
+
+@contextlib.contextmanager
+def upstream(prefix: str):
+    """The simulator and the stand-in recording from it, and an adapter configuration (the default one, as
+    compare.py's) that calls the stand-in. Yields (a scratch directory holding that configuration as adapter.toml,
+    the simulator's URL, ``replay``: makes the stand-in replay what it recorded, and stops the simulator)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    cli = compare.wl_adapter_cli()
+    sim_port, standin_port = compare.free_port(), compare.free_port()
+    sim = compare.Proc("simulator", [*cli, "simulate", "--port", str(sim_port), "--seed", "1", "--leerbedrijven",
+                                     "2000", "--today", compare.TODAY, "--oin", compare.SBB_OIN], tmp / "sim.log")
+    standin_url = f"http://127.0.0.1:{standin_port}"
+    standin = compare.Proc("stand-in", [sys.executable, str(compare.BENCH / "standin.py"), "--port",
+                                        str(standin_port), "--record-from", f"http://127.0.0.1:{sim_port}/wl2"],
+                           tmp / "standin.log")
+
+    def replay() -> None:
+        compare.post(f"{standin_url}/_standin/mode?replay", b"", "application/json")
+        sim.stop()
+    try:
+        sim.wait_http(f"http://127.0.0.1:{sim_port}/admin/health")
+        standin.wait_http(f"{standin_url}/_standin/stats")
+        (tmp / "adapter.toml").write_text(f"""[upstream]
+url = "{standin_url}/wl2"
+oin = "{compare.SBB_OIN}"
+[store]
+url = "sqlite:///{tmp / 'adapter.sqlite'}"
+[[tenants]]
+name = "ROC Bench"
+oin = "{compare.SCHOOL_OIN}"
+licence_sha256 = "{hashlib.sha256(compare.LICENCE.encode()).hexdigest()}"
+""")
+        yield tmp, f"http://127.0.0.1:{sim_port}", replay
     finally:
         standin.stop()
         if sim.proc.poll() is None:

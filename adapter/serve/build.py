@@ -146,6 +146,8 @@ class Adapter:
         compile_all()
         xsitype.accepted_types()  # read from the XSD once, before workers fork
         reader.prepare()  # likewise the WL 2.0 reader's tables: else each worker's first call builds them (~0.1 s)
+        self.upstream.prepare(config.tenants)  # likewise the WL 2.0 clients (the WSDL, compiled by zeep)
+        self.store.prepare()  # and the SQL a call runs, compiled by SQLAlchemy
 
     def _console(self) -> dict:
         """/console when enabled ([console] in the configuration); else nothing answers there."""
