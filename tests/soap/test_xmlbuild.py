@@ -52,6 +52,7 @@ VALUES = {
     "empty list and dict": {"Leeg": [], "Niets": {}, "Na": 1, "AlleenNone": {"A": None}, "Lege": [{}, {}]},
     "None in a list is written as fill writes it": {"Lijst": [None, "x"]},
     "markup characters": {"Naam": "Bakkerij <De Korf> & Zn", "Tekst": "a]]>b", "Quotes": "\"'"},
+    "markup characters in wider text": {"Naam": "Bakkerij € <Korf> & Zn\r", "Ster": "𝄞&", "Ĳs": "ĳ>"},
     "line ends and tabs": {"Tekst": "a\rb\r\nc\nd\te", "Alleen": "\r"},
     "empty text": {"Leeg": "", "Ook": ["", "x", ""]},
     "whitespace only": {"Spatie": " ", "Regels": "\n\n"},
@@ -77,6 +78,13 @@ def test_both_writers_write_the_same_text(data):
 def test_wire_bytes_are_lxmls_serialisation_of_the_parsed_text(data, writer):
     text = text_of(data, writer)
     assert xmlbuild.wire(text) == etree.tostring(xmlbuild.parse_own(text), encoding="UTF-8", xml_declaration=True)
+
+
+def test_both_writers_escape_what_follows_a_nul_character():
+    """(The compiled writer's quick test stops at a NUL, which XML refuses anyway: what follows is still escaped.)"""
+    data = {"Tekst": "a\x00<b&c", "Kort": "\x00>"}
+    assert text_of(data, "compiled") == text_of(data, "python")
+    assert "&lt;b&amp;c" in text_of(data, "compiled") and "&gt;" in text_of(data, "compiled")
 
 
 def _lxml_refuses(ch: str) -> bool:
