@@ -117,7 +117,8 @@ def test_the_fast_date_is_a_date_and_a_bad_one_none(walk):
 
 def test_the_tables_are_built_before_the_workers_fork(tmp_path):
     """Built while the adapter is built (in gunicorn's master), a worker's first call does not build them: with
-    gevent every call in flight on that worker would wait for it."""
+    gevent every call in flight on that worker would wait for it. (``_walk.prepare([])`` makes none and counts
+    them.)"""
     config = tmp_path / "adapter.toml"
     config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.sqlite"}"\n', encoding="utf-8")
     result = python("import sys\n"
@@ -125,10 +126,12 @@ def test_the_tables_are_built_before_the_workers_fork(tmp_path):
                     "from adapter.serve.build import Adapter\n"
                     "from adapter.wl2 import reader\n"
                     "assert reader._shapes.cache_info().currsize == 0\n"
+                    "assert reader._walk.prepare([]) == 0\n"
                     "Adapter(load_config(sys.argv[1], environ={}))\n"
-                    "print(reader._shapes.cache_info().currsize)", str(config))
+                    "print(reader._shapes.cache_info().currsize, reader._walk.prepare([]))", str(config))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "1"
+    cached, tables = result.stdout.split()
+    assert cached == "1" and int(tables) > 20  # the compiled walk's tables too: one per complex type
 
 
 _TEXT_PARTS = etree.XMLParser(strip_cdata=False)  # text and CDATA nodes kept apart, comments and PIs kept
@@ -177,6 +180,22 @@ def test_a_repeated_child_and_a_nested_one_in_the_compiled_walk():
     assert read == reader.read(message, "python")
     assert read["AantalResultatenTotaal"] == 2  # xs:int; a LeerbedrijfId is a string with a pattern
     assert [(r["LeerbedrijfId"], r["Naam"]) for r in read["Resultaten"]["Resultaat"]] == [("1", "A"), (" 02 ", "B")]
+
+
+def test_children_out_of_xsd_order_are_read_as_the_python_walk_reads_them():
+    """The compiled walk looks for a child's name where the XSD's order puts it first, then everywhere: an answer
+    out of order (refused by its validation, or read anyway when that leg only warns) still gives every value."""
+    message = etree.fromstring(
+        b'<ZoekenLeerbedrijfOfLeerplaatsResponse xmlns="urn:sbb:whitelabel:2.0">'
+        b'<Signalering><Signaaltekst>t</Signaaltekst><Signaalcode>0</Signaalcode></Signalering><BerichtID>b</BerichtID>'
+        b'<Resultaten><Resultaat><Naam>A</Naam><LeerbedrijfId>1</LeerbedrijfId></Resultaat>'
+        b'<AantalResultatenTotaal>5</AantalResultatenTotaal><Resultaat><Naam>B</Naam></Resultaat></Resultaten>'
+        b'<AantalResultatenTotaal>2</AantalResultatenTotaal></ZoekenLeerbedrijfOfLeerplaatsResponse>')
+    read = reader.read(message, "compiled")
+    assert read == reader.read(message, "python")
+    assert read["Signalering"]["Signaalcode"] == 0 and read["Signalering"]["Signaaltekst"] == "t"
+    assert [(r["LeerbedrijfId"], r["Naam"]) for r in read["Resultaten"]["Resultaat"]] == [("1", "A"), (None, "B")]
+    assert read["BerichtID"] == "b" and read["AantalResultatenTotaal"] == 2
 
 
 def _longest_wait_beside(work) -> tuple[float, float]:
