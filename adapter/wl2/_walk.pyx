@@ -115,8 +115,8 @@ cdef object _date(str text, fallback):
 cdef class _Table:
     """A complex shape's children as the walk matches them: their local names in the WL 2.0 namespace as C strings
     (compared with ``strcmp``, starting after the child matched last, or at it when it repeats: children come in
-    XSD order, so the first comparison usually matches), with per child how it is read, its key in the dict, its converter or the child's
-    own table, and whether it repeats. Made once per shape (``_table``)."""
+    XSD order, so the first comparison usually matches), with per child how it is read, its key in the dict, its
+    converter or the child's own table, and whether it repeats. Made once per shape (``_table``)."""
     cdef object shape  # holds the shape (its converters, and the id the table is kept under) alive
     cdef dict template
     cdef tuple lists

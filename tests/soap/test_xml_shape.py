@@ -205,7 +205,7 @@ def rss_mb():
 def settled_growth_mb(before):
     # a parsing thread's dictionary goes as the thread ends, which may be a moment after ``join`` has returned
     # (seen under load in clean-clone CI runs: 13 MB once, 40 MB once, ~1 MB otherwise): the lowest of the looks
-    # over up to three seconds, done as soon as one shows the names gone (what a thread keeps, it keeps for good)
+    # over up to three seconds, done as soon as one shows the names gone
     looks = [rss_mb() - before]
     while min(looks) >= 5 and len(looks) < 30:
         time.sleep(0.1)
@@ -239,11 +239,12 @@ def _growth_mb(isolate_markup: int) -> tuple[float, str]:
 
 def test_markup_heavy_documents_leave_nothing_behind_in_request_threads():
     """libxml2 interns names in a dictionary lxml keeps per thread: 16 request threads that each refused a 96,000-name
-    document kept ~8 MB apiece when they parsed it themselves (0 = never isolate), and nothing once such documents are
-    parsed in a thread of their own."""
+    document kept ~8 MB apiece when they parsed it themselves (0 = never isolate: ~124 MB), and nothing once such
+    documents are parsed in a thread of their own (~1 MB). The limit is six threads' worth: twice so far, clean-clone
+    CI runs on a loaded host measured more than usual (13 MB, 40 MB), while isolation broken is ~124 MB every time."""
     growth, looks = _growth_mb(Limits().isolate_markup)
-    assert growth < 10, looks
-    assert _growth_mb(0)[0] > 30  # what the test guards against: it can fail
+    assert growth < 48, looks
+    assert _growth_mb(0)[0] > 96  # what the test guards against (twelve threads' worth and more): it can fail
 
 
 def test_an_isolated_parse_gives_a_usable_tree_and_the_same_refusals():
