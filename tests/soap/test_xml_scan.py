@@ -66,6 +66,7 @@ def test_the_twins_agree_on_prologs(declaration):
     b"<r\x0bxmlns:p='a'/>", b"<r\nxmlns:p\t=\r'a'/>", b'<r xmlns:p\x0b="a"/>', b"<r xmlns:p=\"a'/>",
     b'<r xmlns:p="&amp;"/>', b'<r xmlns:p="<"/>', b"<r>" + b"x" * 300 + b"</r>", b"<r>" + b"x" * 256 + b"</r>",
     b"<r>" + b"x" * 255 + b"</r>", b"<" + b"a" * 300 + b"/>", b"<!DOCTYPE r><r/>", b"<?pi?><!DOCTYPE", b"=" * 20,
+    b"<r>" + b"=" * 600 + b"</r>", b"<r>" + (b"a" * 256 + b" ") * 3 + b"</r>", b"<r>" + b"a" * 257 + b"</r>",
 ])
 def test_the_twins_agree_on_edges(data):
     for limits in LIMITS:
