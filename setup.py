@@ -14,5 +14,5 @@ from setuptools import Extension, setup
 setup(ext_modules=cythonize(
     [Extension("adapter.wl2._walk", ["adapter/wl2/_walk.pyx"], include_dirs=lxml.get_include(), optional=True),
      Extension("adapter.soap._markup", ["adapter/soap/_markup.pyx"], optional=True),
-     Extension("adapter.soap._scan", ["adapter/soap/_scan.pyx"], optional=True)],
+     Extension("adapter.soap._scan", ["adapter/soap/_scan.pyx"], include_dirs=lxml.get_include(), optional=True)],
     compiler_directives={"language_level": 3}, quiet=True))

@@ -306,7 +306,8 @@ def _shape_problem(root: etree._Element, lim: Limits, raw: _Bytes) -> str | None
     # character at least one byte, in any encoding: a document of 4 x max_elements bytes or fewer cannot have more.
     if raw.size > 4 * lim.max_elements and probes.elements(root) > lim.max_elements:
         return f"message has more than {lim.max_elements} elements"
-    if probes.too_deep(root):
+    deeper = DEEPER.get(SCAN)
+    if deeper(root, lim.max_depth) if deeper else probes.too_deep(root):
         return f"message nested deeper than {lim.max_depth} levels"
     if not raw.namespaces_fit:
         problem = _namespace_problem(root, lim)  # visits at most max_elements elements, now known
@@ -366,6 +367,11 @@ SCANS: dict[str, Callable[[bytes, Limits], Facts | None]] = {"python": _scan}
 if _compiled is not None:
     SCANS["compiled"] = partial(_compiled.scan, declared_ascii=declared_ascii, other_xs=_OTHER_XS)
 SCAN = "compiled" if _compiled is not None else "python"
+# The depth check goes with the twin in use: the compiled one walks the tree's elements in C (``deeper_than``), the
+# Python one asks libxml2's XPath (``_Probes.too_deep``): ~2 against ~26 µs for a 25-result WL 2.0 answer.
+DEEPER: dict[str, Callable[[etree._Element, int], bool]] = {}
+if _compiled is not None:
+    DEEPER["compiled"] = _compiled.deeper_than
 
 
 def parse(data: bytes, limits: Limits = Limits()) -> etree._Element:

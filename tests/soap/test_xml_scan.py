@@ -9,6 +9,7 @@ import codecs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from adapter.soap import xmlsafe
 from adapter.soap.xmlsafe import Limits
@@ -98,3 +99,24 @@ STARTS = ["", "<", "<?xml ", '<?xml version="1.0" encoding="latin-1"?>', "\ufeff
 def test_the_twins_agree_on_generated_documents(start, pieces, namespaces, names):
     data = (start + "".join(pieces)).encode("utf-8")
     both(data, Limits(max_namespaces=namespaces, max_name_chars=names))
+
+
+# Trees of elements, with texts, comments and processing instructions between them (nodes the depth walk skips)
+TREES = st.recursive(st.sampled_from(["", "t", "<!--c-->", "<?p x?>"]),
+                     lambda inner: st.lists(inner, max_size=4).map(lambda kids: "<e>" + "".join(kids) + "</e>"),
+                     max_leaves=40)
+
+
+@settings(COMMON, max_examples=1500)
+@given(tree=TREES)
+def test_the_depth_twins_agree(tree):
+    """``deeper_than`` (compiled) says what the XPath probe says, for every limit up to the tree's depth and past it."""
+    root = etree.fromstring(f"<r>{tree}</r>".encode())
+    depth = max(sum(1 for _ in el.iterancestors()) for el in root.iter("*")) + 1
+    for most in range(0, depth + 2):
+        probe = xmlsafe._Probes(Limits(max_depth=most)).too_deep(root)
+        assert xmlsafe.DEEPER["compiled"](root, most) is probe, (tree, most)
+
+
+def test_the_depth_walk_is_the_one_used_with_the_compiled_scan():
+    assert list(xmlsafe.DEEPER) == ["compiled"]
