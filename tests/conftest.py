@@ -16,7 +16,7 @@ import requests
 import zeep
 
 from adapter.store import Store
-from tests.support.servers import ROOT, SIM_COMPANIES, AdapterServer, start_simulator_process
+from tests.support.servers import ROOT, SIM_COMPANIES, AdapterServer, free_port, start_simulator_process, write_config
 from tests.support.soap import wl1_client
 from tests.support.store import PG_ADMIN, PG_URL, Clock, pg_connect, pg_unreachable
 
@@ -62,6 +62,20 @@ def start_adapter(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def in_process(simulator, tmp_path):
+    """The adapter's WSGI application in this process (with its background threads), on the test simulator: called
+    with ``tests.support.servers.wsgi_call``."""
+    from adapter.config import load_config
+    from adapter.serve.build import Adapter
+
+    path = write_config(tmp_path / "adapter.toml", f"{simulator.url}/wl2", f"sqlite:///{tmp_path / 's.sqlite'}",
+                        free_port())
+    adapter = Adapter(load_config(path, environ={}))
+    yield adapter
+    adapter.store.close()
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from lxml.builder import E
 from spyne import AnyXml, Application, ServiceBase, rpc
 from spyne.const.http import HTTP_400, HTTP_500
 from spyne.const.xml import NS_XML
-from spyne.context import EventContext, ProtocolContext, TransportContext
+from spyne.context import EventContext, MethodContext, ProtocolContext, TransportContext
 from spyne.evmgr import EventManager
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11, Soap12
@@ -62,6 +62,14 @@ def _fire_event(self, event_name, ctx, *args, **kwargs):
 
 
 EventManager.fire_event = _fire_event  # spyne 2.14.0 (pinned); same listeners, same order
+
+# spyne's ``MethodContext.__setattr__`` refuses an attribute a context did not have when its ``__init__`` ended (a
+# guard for service code, which is to keep its own data in ``ctx.udc``). Every assignment to a context, ~100 a call
+# (most in spyne's own ``__init__``s), went through that Python function: ~30 µs of CPU per call, A/B in one process
+# (docs/figures.md, twelfth round). The adapter's own code sets only attributes spyne's contexts define:
+# tests/wl1/test_service.py makes calls of every kind with spyne's guard back in place.
+GUARDED_SETATTR = MethodContext.__setattr__
+MethodContext.__setattr__ = object.__setattr__
 
 _CONTEXTS = "wl_adapter.spyne_contexts"
 

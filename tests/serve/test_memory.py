@@ -10,11 +10,9 @@ import time
 
 import pytest
 
-from adapter.config import load_config
 from adapter.serve import memory
-from adapter.serve.build import Adapter
 from adapter.serve.routes import Router
-from tests.support.servers import TODAY, free_port, write_config
+from tests.support.servers import TODAY, wsgi_call
 from tests.support.soap import wl1_request
 
 glibc = pytest.mark.skipif(memory._LIBC is None, reason="glibc only")
@@ -173,24 +171,6 @@ OTHER = {"the WSDL": ("GET", "/wl1", "wsdl"), "an XSD": ("GET", "/xsd/wl1.xsd", 
          "PUT /wl1": ("PUT", "/wl1", ""), "metrics": ("GET", "/metrics", ""), "unknown path": ("GET", "/nothing", "")}
 
 
-@pytest.fixture
-def in_process(simulator, tmp_path):
-    """The adapter's WSGI application in this process (with its background threads), on the test simulator."""
-    path = write_config(tmp_path / "adapter.toml", f"{simulator.url}/wl2", f"sqlite:///{tmp_path / 's.sqlite'}",
-                        free_port())
-    adapter = Adapter(load_config(path, environ={}))
-    yield adapter
-    adapter.store.close()
-
-
-def _call(app, body: bytes, method: str = "POST", path: str = "/wl1", query: str = "") -> bytes:
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
-               "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "SERVER_NAME": "127.0.0.1",
-               "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
-    return b"".join(app(environ, lambda status, headers, exc_info=None: None))
-
-
 def _left_in_cycles(one_call) -> tuple[list, list[str]]:
     """Ten calls with the collector off: their answers, and what a full collection then finds."""
     for _ in range(3):
@@ -212,7 +192,7 @@ def _left_in_cycles(one_call) -> tuple[list, list[str]]:
 def test_a_call_leaves_nothing_in_reference_cycles(in_process, name):
     """What a call leaves in reference cycles waits for a full collection, which stops the worker: with a hundred
     calls in flight that was 0.1-0.2 s at a time (spyne's contexts and events, the WL 2.0 answer's parser)."""
-    answers, left = _left_in_cycles(lambda: _call(in_process.wsgi, CALLS[name].encode()))
+    answers, left = _left_in_cycles(lambda: wsgi_call(in_process.wsgi, CALLS[name].encode()))
     assert all(b"Envelope" in a for a in answers)
     assert left == []
 
@@ -220,7 +200,7 @@ def test_a_call_leaves_nothing_in_reference_cycles(in_process, name):
 @pytest.mark.parametrize("name", OTHER)
 def test_other_requests_leave_nothing_in_reference_cycles(in_process, name):
     method, path, query = OTHER[name]
-    answers, left = _left_in_cycles(lambda: _call(in_process.wsgi, b"", method, path, query))
+    answers, left = _left_in_cycles(lambda: wsgi_call(in_process.wsgi, b"", method, path, query))
     assert all(answers)  # each was answered with a body (a WSDL, a schema, metrics, or why not)
     if name in ("the WSDL", "an XSD"):
         assert all(b"<xs:schema" in a or b"definitions" in a for a in answers)

@@ -7,6 +7,7 @@ so that test modules and bench/ scripts import them like any other module.
 """
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -35,6 +36,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wsgi_call(app, body: bytes, method: str = "POST", path: str = "/wl1", query: str = "") -> bytes:
+    """A request to a WSGI application in this process (``in_process``'s ``.wsgi``): the answer's bytes."""
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    return b"".join(app(environ, lambda status, headers, exc_info=None: None))
 
 
 def wl_adapter(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
