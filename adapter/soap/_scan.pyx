@@ -9,7 +9,8 @@ finds the bytes that matter (an 'x', the end of a run of name bytes) without a s
 vector instructions. (Its first form went one byte at a time: 28-34 µs for the 31 kB answer.)
 Each is the same rule, read off the same bytes: the tests (tests/soap/test_xml_scan.py) hold the two twins equal
 on the example messages and on thousands of generated documents, and run the xmlsafe tests with each. ``xmlsafe``
-uses this one when setup.py could build it.
+uses this one when setup.py could build it, and with it ``deeper_than``: the depth limit checked after parsing by
+a walk of the tree's elements in C, where the Python twin asks libxml2's XPath.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from lxml.includes cimport tree
@@ -64,7 +65,7 @@ cdef inline Py_ssize_t _next(const unsigned char *s, Py_ssize_t n, Py_ssize_t st
 
 cdef Py_ssize_t _count(const unsigned char *s, Py_ssize_t n, unsigned char byte) nogil:
     """``bytes.count`` of one byte, without a branch: counted in a byte per 255 bytes, which the compiler turns into
-    vector instructions (31 kB in ~1 µs; a memchr per occurrence took 6.5 ms for a MiB of '=')."""
+    vector instructions (a memchr per occurrence took 6.5 ms for a MiB of '=': a call per byte)."""
     cdef Py_ssize_t i = 0, j, end, count = 0
     cdef unsigned char part
     while i < n:
@@ -199,8 +200,8 @@ def scan(bytes data, lim, declared_ascii, Py_ssize_t other_xs):
 
 def deeper_than(_Element root, Py_ssize_t most):
     """Is an element of ``root``'s tree nested more than ``most`` levels deep (``root`` is level 1)? The XPath probe
-    ``xmlsafe._Probes.too_deep`` asks the same: libxml2 makes a node set of every level's elements for it, ~26 µs
-    for a 25-result WL 2.0 answer (683 elements, 7 levels); this walk of the element nodes takes ~2. Asked after
+    ``xmlsafe._Probes.too_deep`` asks the same: libxml2 makes a node set of every level's elements for it, 13-26 µs
+    for a 25-result WL 2.0 answer (683 elements, 7 levels); this walk of the element nodes takes ~3. Asked after
     parsing, of a tree libxml2 has already nested at most a few hundred levels deep."""
     cdef tree.xmlNode *node = root._c_node
     cdef tree.xmlNode *child

@@ -1,7 +1,8 @@
 """The two twins of xmlsafe's look at a message's raw bytes (``xmlsafe.SCANS``: ``_scan`` in Python and its compiled
 twin, adapter/soap/_scan.pyx) say the same of every document: the example messages, the prologs the DTD check
 knows, the starts that decide whether markup is ASCII, and thousands of generated documents made of the bytes each
-rule turns on. The xmlsafe tests themselves run with each twin (conftest.py)."""
+rule turns on. The xmlsafe tests themselves run with each twin (conftest.py). The compiled depth walk
+(``deeper_than``) is held to the XPath probe it stands in for, on generated trees."""
 from __future__ import annotations
 
 import codecs
