@@ -12,8 +12,8 @@ import pytest
 
 from adapter.serve import memory
 from adapter.serve.routes import Router
-from tests.support.servers import TODAY, wsgi_call
-from tests.support.soap import wl1_request
+from tests.support.servers import wsgi_call
+from tests.support.soap import EXAMPLE_CALLS
 
 glibc = pytest.mark.skipif(memory._LIBC is None, reason="glibc only")
 
@@ -155,17 +155,6 @@ def test_a_trim_collects_what_reference_cycles_hold_first():
         gc.enable()
 
 
-CALLS = {
-    "VerifieerAccreditatie": wl1_request("VerifieerAccreditatie", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>"
-                                         f"<w:Crebonummer>25138</w:Crebonummer><w:Peildatum>{TODAY}</w:Peildatum>"),
-    "Zoeken": wl1_request("Zoeken", "<w:AantalResultatenPerPagina>25</w:AantalResultatenPerPagina><w:Pagina>1"
-                          "</w:Pagina><w:LeerplaatsErkenningAanduiding>E</w:LeerplaatsErkenningAanduiding>"),
-    "GeefDetails": wl1_request("GeefDetails", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>"),
-    "GeefMutaties": wl1_request("GeefMutaties", "<w:VanafVolgnummer>0</w:VanafVolgnummer>"),
-    "a refused licence": wl1_request("GeefDetails", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>", "wrong"),
-    "not XML": "<soap:Envelope",
-    "invalid": wl1_request("VerifieerAccreditatie", "<w:Crebonummer>abc</w:Crebonummer>"),
-}
 # requests that are no SOAP call: (method, path, query)
 OTHER = {"the WSDL": ("GET", "/wl1", "wsdl"), "an XSD": ("GET", "/xsd/wl1.xsd", ""), "GET /wl1": ("GET", "/wl1", ""),
          "PUT /wl1": ("PUT", "/wl1", ""), "metrics": ("GET", "/metrics", ""), "unknown path": ("GET", "/nothing", "")}
@@ -188,11 +177,11 @@ def _left_in_cycles(one_call) -> tuple[list, list[str]]:
         gc.enable()
 
 
-@pytest.mark.parametrize("name", CALLS)
+@pytest.mark.parametrize("name", EXAMPLE_CALLS)
 def test_a_call_leaves_nothing_in_reference_cycles(in_process, name):
     """What a call leaves in reference cycles waits for a full collection, which stops the worker: with a hundred
     calls in flight that was 0.1-0.2 s at a time (spyne's contexts and events, the WL 2.0 answer's parser)."""
-    answers, left = _left_in_cycles(lambda: wsgi_call(in_process.wsgi, CALLS[name].encode()))
+    answers, left = _left_in_cycles(lambda: wsgi_call(in_process.wsgi, EXAMPLE_CALLS[name].encode()))
     assert all(b"Envelope" in a for a in answers)
     assert left == []
 

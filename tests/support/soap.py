@@ -16,7 +16,7 @@ import zeep
 from lxml import etree
 
 from adapter.simulator import DEFAULT_OIN as SBB_OIN
-from tests.support.servers import LICENCE
+from tests.support.servers import LICENCE, TODAY
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WSA_NS = "http://www.w3.org/2005/08/addressing"
@@ -138,3 +138,18 @@ class SoapAnswer:
 def wl1_client(adapter, path: str = "/wl1") -> zeep.Client:
     """A zeep client built from the WSDL the adapter serves (as a school system would)."""
     return zeep.Client(f"{adapter.url}{path}?wsdl")
+
+
+# One WL 1.0 request of each kind the adapter answers differently (each operation's path, a refused licence, a request
+# that fails its XSD, and one that is not XML), for tests that call the WSGI application in process.
+EXAMPLE_CALLS = {
+    "VerifieerAccreditatie": wl1_request("VerifieerAccreditatie", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>"
+                                         f"<w:Crebonummer>25138</w:Crebonummer><w:Peildatum>{TODAY}</w:Peildatum>"),
+    "Zoeken": wl1_request("Zoeken", "<w:AantalResultatenPerPagina>25</w:AantalResultatenPerPagina><w:Pagina>1"
+                          "</w:Pagina><w:LeerplaatsErkenningAanduiding>E</w:LeerplaatsErkenningAanduiding>"),
+    "GeefDetails": wl1_request("GeefDetails", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>"),
+    "GeefMutaties": wl1_request("GeefMutaties", "<w:VanafVolgnummer>0</w:VanafVolgnummer>"),
+    "a refused licence": wl1_request("GeefDetails", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>", "wrong"),
+    "not XML": "<soap:Envelope",
+    "invalid": wl1_request("VerifieerAccreditatie", "<w:Crebonummer>abc</w:Crebonummer>"),
+}

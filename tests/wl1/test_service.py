@@ -6,28 +6,16 @@ import pytest
 from spyne.context import MethodContext
 
 from adapter.wl1 import service
-from tests.support.servers import TODAY, wsgi_call
-from tests.support.soap import wl1_request
-
-REQUESTS = {
-    "VerifieerAccreditatie": wl1_request("VerifieerAccreditatie", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>"
-                                         f"<w:Crebonummer>25138</w:Crebonummer><w:Peildatum>{TODAY}</w:Peildatum>"),
-    "Zoeken": wl1_request("Zoeken", "<w:AantalResultatenPerPagina>25</w:AantalResultatenPerPagina><w:Pagina>1"
-                          "</w:Pagina><w:LeerplaatsErkenningAanduiding>E</w:LeerplaatsErkenningAanduiding>"),
-    "GeefDetails": wl1_request("GeefDetails", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>"),
-    "GeefMutaties": wl1_request("GeefMutaties", "<w:VanafVolgnummer>0</w:VanafVolgnummer>"),
-    "a refused licence": wl1_request("GeefDetails", "<w:CodeLeerbedrijf>100001</w:CodeLeerbedrijf>", "wrong"),
-    "invalid": wl1_request("VerifieerAccreditatie", "<w:Crebonummer>abc</w:Crebonummer>"),
-    "not XML": "<soap:Envelope",
-}
+from tests.support.servers import wsgi_call
+from tests.support.soap import EXAMPLE_CALLS
 
 
-@pytest.mark.parametrize("name", REQUESTS)
+@pytest.mark.parametrize("name", EXAMPLE_CALLS)
 def test_answers_are_the_same_with_spynes_context_guard(in_process, monkeypatch, name):
     """spyne's ``MethodContext.__setattr__`` refuses an attribute a context did not have after its ``__init__``;
     the service drops that guard for speed. With the guard back, the same requests get the same answers: no code
     on the way sets an attribute spyne does not define (it would be refused, and the answer would be a fault)."""
-    body = REQUESTS[name].encode()
+    body = EXAMPLE_CALLS[name].encode()
     wsgi_call(in_process.wsgi, body)  # first-call work (mapping caches, subscriptions) out of the comparison
     lean = wsgi_call(in_process.wsgi, body)
     monkeypatch.setattr(MethodContext, "__setattr__", service.GUARDED_SETATTR)
