@@ -23,13 +23,17 @@ step's function is wrapped with a clock, and the calls are made as usual. A step
 (its code and data are no longer in the processor's caches, least of all after the wait for WL 2.0's answer), so
 this says what a step is worth to a call (docs/figures.md, eighth round).
 
+With ``--layers`` it measures the CPU of each layer a call passes through (the WSGI router, spyne's application,
+the pipeline, the WL 2.0 call, ...) inside real calls, by this thread's CPU clock: a layer's figure less those of
+the layers inside it is what the layer itself costs (docs/figures.md, twelfth round).
+
 With ``--twins`` it measures what the compiled parts are worth, A/B in one process: blocks of calls alternate
 between the Python twins and the compiled ones (``reader.WALK``, ``xmlbuild.WRITER`` and ``xmlsafe.SCAN``), and it
 prints the median CPU per call of each and the median of their paired differences (one block of each, side by
 side, which cancels most of a shared machine's drift).
 
 Usage: .venv/bin/python bench/profile_calls.py [--calls 2000] [--ops VerifieerAccreditatie,Zoeken-E25]
-       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage] [--steps] [--in-call] [--twins]
+       [--top 30] [--sort tottime|cumtime] [--sample] [--garbage] [--steps] [--in-call] [--layers] [--twins]
 """
 from __future__ import annotations
 
@@ -77,6 +81,7 @@ def main() -> None:
     ap.add_argument("--garbage", action="store_true", help="what each call leaves in reference cycles, by type")
     ap.add_argument("--steps", action="store_true", help="each step of the answer's way back, timed alone")
     ap.add_argument("--in-call", action="store_true", help="each step timed inside real calls")
+    ap.add_argument("--layers", action="store_true", help="the CPU of each layer around the pipeline, in real calls")
     ap.add_argument("--twins", action="store_true", help="A/B: the Python twins against the compiled parts")
     a = ap.parse_args()
     with upstream("wl-profile-") as (tmp, sim_url, replay):
@@ -108,6 +113,9 @@ def main() -> None:
                 continue
             if a.in_call:
                 in_call(lambda body=op.wl1: call(adapter.wsgi, body), a.calls)
+                continue
+            if a.layers:
+                layers(lambda body=op.wl1: call(adapter.wsgi, body), a.calls)
                 continue
             if a.twins:
                 twins(lambda body=op.wl1: call(adapter.wsgi, body), a.calls)
@@ -280,13 +288,30 @@ IN_CALL = [
 ]
 
 
-def in_call(one_call, calls: int) -> None:
-    """Each step of IN_CALL wrapped with a clock, then ``calls`` calls: µs per call spent in each (wall)."""
+# (module, attribute path, label) of each layer ``layers`` times, outermost first: each layer's CPU less that of the
+# layers inside it is what the layer itself costs (the WSGI router and the call's listeners, spyne's handling of
+# the request around the pipeline, the pipeline around the WL 2.0 call)
+LAYERS = [
+    ("adapter.serve.routes", "Router.__call__", "the router (the whole call)"),
+    ("adapter.wl1.call", "CallListeners.done", "... the call's listeners (audit, metrics)"),
+    ("adapter.wl1.service", "_WsgiApplication.__call__", "... spyne's WSGI application"),
+    ("adapter.wl1.service", "_take_apart", "    ... taking spyne's contexts apart"),
+    ("spyne.server._base", "ServerBase.generate_contexts", "    ... the request's contexts (with its safe parse)"),
+    ("adapter.wl1.service", "_Hardened.create_in_document", "        ... the request's safe parse"),
+    ("spyne.application", "Application.process_request", "    ... spyne calling the operation"),
+    ("adapter.wl1.pipeline", "Pipeline.handle", "        ... the pipeline"),
+    ("adapter.wl2.client", "Wl2Client.call", "            ... the WL 2.0 call (its wait not counted)"),
+    ("adapter.wl1.service", "_Hardened.serialize", "    ... writing the answer (with its parse)"),
+]
+
+
+def _clocked(steps: list[tuple[str, str, str]], clock, one_call, calls: int) -> tuple[float, float, dict[str, float]]:
+    """Each of ``steps`` wrapped with ``clock``, then ``calls`` calls: (wall, CPU, seconds per label) per call."""
     import importlib
 
-    spent: dict[str, float] = dict.fromkeys([label for *_, label in IN_CALL], 0.0)
+    spent: dict[str, float] = dict.fromkeys([label for *_, label in steps], 0.0)
     undo = []
-    for module, path, label in IN_CALL:
+    for module, path, label in steps:
         owner = importlib.import_module(module)
         *parents, name = path.split(".")
         for parent in parents:
@@ -294,11 +319,11 @@ def in_call(one_call, calls: int) -> None:
         original = getattr(owner, name)
 
         def timed(*args, _original=original, _label=label, **kwargs):
-            started = time.perf_counter()
+            started = clock()
             try:
                 return _original(*args, **kwargs)
             finally:
-                spent[_label] += time.perf_counter() - started
+                spent[_label] += clock() - started
 
         setattr(owner, name, timed)
         undo.append((owner, name, original))
@@ -306,18 +331,30 @@ def in_call(one_call, calls: int) -> None:
         for _ in range(100):
             one_call()
         spent.update(dict.fromkeys(spent, 0.0))
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), time.thread_time()
         for _ in range(calls):
             one_call()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
     finally:
         for owner, name, original in reversed(undo):
             setattr(owner, name, original)
-    print(f"    {'the whole call (with the clocks)':58s} {wall / calls * 1e6:8.1f} µs wall, "
-          f"{cpu / calls * 1e6:.1f} CPU")
+    return wall / calls, cpu / calls, {label: seconds / calls for label, seconds in spent.items()}
+
+
+def in_call(one_call, calls: int) -> None:
+    """Each step of IN_CALL wrapped with a clock, then ``calls`` calls: µs per call spent in each (wall)."""
+    wall, cpu, spent = _clocked(IN_CALL, time.perf_counter, one_call, calls)
+    print(f"    {'the whole call (with the clocks)':58s} {wall * 1e6:8.1f} µs wall, {cpu * 1e6:.1f} CPU")
     for label, seconds in spent.items():
         if seconds:
-            print(f"    {label:58s} {seconds / calls * 1e6:8.1f} µs")
+            print(f"    {label:58s} {seconds * 1e6:8.1f} µs")
+
+
+def layers(one_call, calls: int) -> None:
+    """Each of LAYERS wrapped with a clock of this thread's CPU, then ``calls`` calls: µs of CPU per call in each."""
+    _wall, _cpu, spent = _clocked(LAYERS, time.thread_time, one_call, calls)
+    for label, seconds in spent.items():
+        print(f"    {label:58s} {seconds * 1e6:8.1f} µs CPU")
 
 
 def twins(one_call, calls: int) -> None:
