@@ -16,6 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from adapter import ns
+from adapter.soap.xmlbuild import NoTree
 
 # the names other modules import from here; the values live in adapter/ns.py
 WL1_NS = ns.WL1
@@ -92,6 +93,7 @@ class Contract:
         self._validators: queue.SimpleQueue[etree.XMLSchema] = queue.SimpleQueue()
         self._compiling = threading.Lock()
         self._compiled = 0
+        self._readers = threading.local()
 
     @property
     def xsd(self) -> Path:
@@ -129,12 +131,52 @@ class Contract:
     def compile(self) -> None:
         """Compile one validator now (before workers fork: they share it) rather than at the first request."""
         self._validators.put(self._validator())
+        self._reading_schema  # noqa: B018 - compiled now, for the same reason
+
+    @cached_property
+    def _reading_schema(self) -> etree.XMLSchema:
+        """The compiled schema ``check``'s parsers validate with: each makes its own validation context from it (a
+        compiled schema is only read while validating), and keeps its errors in its own log."""
+        with self._compiling:
+            return etree.XMLSchema(self._schema_doc)
+
+    def _reader(self) -> etree.XMLParser:
+        """This thread's validating parser (``check``). A parser may be used again, though not by two threads at
+        once."""
+        parser = getattr(self._readers, "parser", None)
+        if parser is None:
+            parser = self._readers.parser = etree.XMLParser(
+                target=NoTree(), schema=self._reading_schema, resolve_entities=False, no_network=True,
+                load_dtd=False, collect_ids=False)
+        return parser
+
+    def check(self, data: bytes) -> list[Problem]:
+        """Validate a message element written as a document of its own (UTF-8 bytes, its namespace declared on
+        it) while libxml2 reads it, without building its tree: for a document this process wrote itself and only
+        checks (a WL 1.0 answer), where a tree would be made only to be validated and dropped: ~20 % less than
+        parsing and validating a 25-result answer's tree (docs/figures.md, thirteenth round). Raises
+        ``etree.XMLSyntaxError`` if ``data`` is not well-formed XML. Problems carry no line or path (libxml2 gives
+        none while reading)."""
+        parser = self._reader()
+        etree.fromstring(data, parser)  # (the target keeps nothing: what it returns is None)
+        problems = []
+        for entry in parser.error_log:
+            if entry.domain == _SCHEMA_VALIDITY and entry.level >= _ERROR:
+                name, reason = clean_reason(entry.message)
+                if reason == _NO_DECLARATION:  # (what ``validate`` says before it validates)
+                    return [self._no_message(name or "?")]
+                problems.append(Problem(name or "?", reason))
+        return problems
 
     @cached_property
     def message_elements(self) -> frozenset[str]:
         return frozenset(
             el.get("name") for el in self._schema_doc.getroot().iterchildren(f"{{{ns.XSD}}}element")
         )
+
+    def _no_message(self, local: str, line: int | None = None) -> Problem:
+        return Problem(local, f"is not a {self.name.upper()} message element (expected namespace {self.namespace})",
+                       line)
 
     def validate(self, element: etree._Element) -> list[Problem]:
         """Validate one message element (the child of soap:Body). An empty list means valid."""
@@ -143,8 +185,7 @@ class Contract:
         else:
             ns, local = "", element.tag
         if ns != self.namespace or local not in self.message_elements:
-            return [Problem(local, f"is not a {self.name.upper()} message element (expected namespace "
-                                   f"{self.namespace})", element.sourceline)]
+            return [self._no_message(local, element.sourceline)]
         schema = self._validator()
         try:
             if schema.validate(element):
@@ -156,6 +197,11 @@ class Contract:
             return problems
         finally:
             self._validators.put(schema)
+
+
+_SCHEMA_VALIDITY = etree.ErrorDomains.SCHEMASV
+_NO_DECLARATION = "No matching global declaration available for the validation root"
+_ERROR = etree.ErrorLevels.ERROR
 
 
 WL1 = Contract("wl1", WL1_NS)

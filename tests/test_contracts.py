@@ -366,6 +366,38 @@ def test_facet(contract, xml, valid, xs_schemas):
     assert by_xmlschema == by_lxml, "lxml and xmlschema disagree"
 
 
+@pytest.mark.parametrize("contract,xml,valid", [f[1:] for f in FACETS], ids=[f[0] for f in FACETS])
+def test_reading_without_a_tree_finds_what_validating_the_tree_finds(contract, xml, valid):
+    """``Contract.check`` (libxml2 validating while it reads, no tree) against ``Contract.validate`` (a tree)."""
+    c = contracts.CONTRACTS[contract]
+    by_tree = [(p.element, p.reason) for p in c.validate(etree.fromstring(xml.encode()))]
+    assert [(p.element, p.reason) for p in c.check(xml.encode())] == by_tree
+    assert bool(by_tree) != valid
+
+
+def test_reading_without_a_tree_refuses_what_is_not_xml_and_what_is_no_message():
+    with pytest.raises(etree.XMLSyntaxError):
+        contracts.WL1.check(wl1_verifieer().replace("</request>", "").encode())
+    problems = contracts.WL1.check(wl2_verifieer().encode())  # a WL 2.0 message is none of WL 1.0's
+    assert problems == [contracts.Problem("VerifieerAccreditatieRequest", "is not a WL1 message element (expected "
+                                                                           f"namespace {WL1_NS})")]
+
+
+def test_reading_without_a_tree_from_many_threads_at_once():
+    """Each thread reads with a parser of its own; their results do not mix."""
+    good, bad = wl1_verifieer().encode(), wl1_verifieer(crebo="abc").encode()
+    results: list[bool] = []
+
+    def work(data: bytes) -> None:
+        results.extend(bool(contracts.WL1.check(data)) == (data is bad) for _ in range(200))
+    threads = [threading.Thread(target=work, args=(good if i % 2 else bad,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1600 and all(results)
+
+
 def test_bare_wl1_message_validates_against_wl1_xsd_alone():
     xml = (f'<Zoeken xmlns="{WL1_NS}"><request><Licentie>ROC-MN-1</Licentie>'
            "<AantalResultatenPerPagina>25</AantalResultatenPerPagina><Pagina>1</Pagina>"

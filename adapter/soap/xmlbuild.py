@@ -3,7 +3,8 @@
 Used for the WL 1.0 answers (so spyne never instantiates its XSD-parsed result classes, which cost half the CPU of
 a 25-result search) and for the WL 2.0 messages the adapter writes itself (the push acknowledgement).
 
-A WL 1.0 answer is written as text (``markup``) and parsed once (``parse_own``): a search answer has hundreds of
+A WL 1.0 answer is written as text (``markup``) and parsed once (``parse_own``; a large one is only read while
+it is validated, without a tree: ``read_own``, ``contracts.Contract.check``): a search answer has hundreds of
 values, and one ``etree.SubElement`` plus one ``.text`` per value was the largest cost of a call (measured with
 bench/profile_calls.py); joining strings and letting libxml2 build the tree in C is a fraction of that. The tree
 is the same one ``fill`` builds: every value escaped as lxml escapes text, a value XML cannot carry refused with a
@@ -36,6 +37,18 @@ _DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 
 # Only our own text is parsed here: no DTD, no entities, no network; comments and blank text kept as written.
 _OWN_TEXT = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, collect_ids=False)
+
+
+class NoTree:
+    """A parser target that keeps nothing: lxml then hands libxml2 no callbacks for elements or text, so it reads
+    a document (and a schema given to the parser validates it) without building a tree."""
+
+    def close(self) -> None:
+        return None
+
+
+_OWN_TEXT_READ = etree.XMLParser(target=NoTree(), resolve_entities=False, no_network=True, load_dtd=False,
+                                 collect_ids=False)
 
 
 def _text(value) -> str:
@@ -167,6 +180,13 @@ def wire(text: str) -> bytes:
     declaration in UTF-8, without serialising the tree: an empty string's CDATA section becomes ``<x></x>``,
     everything else ``markup`` writes already as lxml would (tests/soap/test_xmlbuild.py holds the two equal)."""
     return _DECLARATION + text.replace(_EMPTY_TEXT, "").encode("utf-8")
+
+
+def read_own(data: bytes) -> list:
+    """Read a document this process wrote itself (UTF-8) without building its tree: ``etree.XMLSyntaxError`` if it
+    is not well-formed XML 1.0, else nothing to say (an empty list, as a validation without problems)."""
+    etree.fromstring(data, _OWN_TEXT_READ)
+    return []
 
 
 def parse_own(text: str) -> etree._Element:

@@ -29,3 +29,63 @@ def test_the_guard_refuses_what_it_should_when_back():
     object.__setattr__(ctx, "frozen", True)
     with pytest.raises(ValueError, match="udc"):
         service.GUARDED_SETATTR(ctx, "not_spynes", 1)
+
+
+# -- the answer's check: a large one is read without a tree, a small one as a tree; both find the same ------------
+@pytest.fixture
+def search_answer(in_process, monkeypatch) -> str:
+    """The message element of a real 25-result Zoeken answer, as ``serialize`` checks it (``Answer.texts``)."""
+    seen: list[str] = []
+    checked = service._checked
+    monkeypatch.setattr(service, "_checked", lambda alone, validate: seen.append(alone) or checked(alone, validate))
+    wsgi_call(in_process.wsgi, EXAMPLE_CALLS["Zoeken"].encode())
+    monkeypatch.setattr(service, "_checked", checked)
+    assert len(seen) == 1 and len(seen[0]) > service.READ_WITHOUT_TREE and seen[0].count("<tns:Resultaat>") == 25
+    return seen[0]
+
+
+BROKEN = {  # what a writer's mistake could do to an answer
+    "a value of the wrong type": ("<tns:Signaalcode>0<", "<tns:Signaalcode>nul<"),
+    "an element left out": ("<tns:Signaalcode>0</tns:Signaalcode>", ""),
+    "an element too many": ("</tns:Signaalcode>", "</tns:Signaalcode><tns:Signaalcode>0</tns:Signaalcode>"),
+    "an element of another namespace": ("<tns:Signaalcode>0</tns:Signaalcode>",
+                                        '<Signaalcode xmlns="urn:other">0</Signaalcode>'),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_both_ways_of_checking_an_answer_find_the_same_problems(search_answer, monkeypatch, name):
+    old, new = BROKEN[name]
+    broken = search_answer.replace(old, new, 1)
+    assert broken != search_answer
+    found = {}
+    for way, threshold in (("without a tree", 0), ("as a tree", 10**9)):
+        monkeypatch.setattr(service, "READ_WITHOUT_TREE", threshold)
+        assert service._checked(search_answer, True) == []
+        found[way] = [(p.element, p.reason) for p in service._checked(broken, True)]
+        assert service._checked(broken, False) == []  # validation off: only read
+    assert found["without a tree"] == found["as a tree"] != []
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9], ids=["without a tree", "as a tree"])
+@pytest.mark.parametrize("bad", ["\x01", "\ud800", "</tns:Resultaat>"], ids=["control character", "lone surrogate",
+                                                                              "not well-formed"])
+def test_an_answer_that_is_not_xml_is_refused_either_way(search_answer, monkeypatch, threshold, bad):
+    monkeypatch.setattr(service, "READ_WITHOUT_TREE", threshold)
+    broken = search_answer.replace("<tns:Signaalcode>0", f"<tns:Signaalcode>0{bad}", 1)
+    for validate in (True, False):
+        with pytest.raises(ValueError):
+            service._checked(broken, validate)
+
+
+def test_a_large_answer_that_violates_the_xsd_is_a_server_fault(in_process, monkeypatch, caplog):
+    """End to end, in this process: a 25-result answer (checked without a tree) that the XSD refuses never leaves
+    (``wl1_response = "enforce"``, the default)."""
+    texts = service.Answer.texts
+
+    def broken(self, version):
+        return tuple(text.replace("<tns:Signaalcode>0<", "<tns:Signaalcode>nul<", 1) for text in texts(self, version))
+    monkeypatch.setattr(service.Answer, "texts", broken)
+    answer = wsgi_call(in_process.wsgi, EXAMPLE_CALLS["Zoeken"].encode())
+    assert b"<faultcode>soap:Server</faultcode>" in answer and b"Resultaat" not in answer
+    assert "WL 1.0 Zoeken answer violates the XSD (enforce): Signaalcode:" in caplog.text
