@@ -25,8 +25,8 @@ Goals (issue 10), all measured within this run:
   A  adapter req/s at 16 clients >= 0.5x the pass-through's, per operation
   B  p50 at 1 client: adapter - pass-through <= 1 ms;  p99 at 16 clients <= 3x the pass-through's
   C  upstream answering in --latency-ms (100): at 64 clients >= 90 % of the pass-through's rate and p99 <= 1.1x;
-     at 256 clients >= 80 % of the adapter's own CPU-bound rate (its rate at 16 clients without latency), with
-     p99 <= 2x p50
+     at 256 clients >= 80 % of the adapter's own CPU-bound rate (its rate at 16 clients without latency; or of
+     the most 256 clients can ask for, 256 / the latency, where that is less), with p99 <= 2x p50
   D  repeated VerifieerAccreditatie of a known company/crebo: no write transaction on the request threads and under
      1 per 100 calls in all (the subscriber's own polling is background work); a new intent: none on the request
      thread (the answer does not wait for it)
@@ -47,6 +47,7 @@ import collections
 import hashlib
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -861,9 +862,19 @@ def op_figures(op: str, runs: list[Run], latency_ms: float) -> dict[str, Any]:
                  pt_p99_64=p64.p99_ms, ad_p99_64=a64.p99_ms, C_p99_ratio=a64.p99_ms / p64.p99_ms)
     if p256 and a256 and a16:
         f.update(pt_rps256=p256.rps, pt_p50_256=p256.p50_ms, pt_p99_256=p256.p99_ms, ad_rps256=a256.rps,
-                 ad_p50_256=a256.p50_ms, ad_p99_256=a256.p99_ms, C_256_rate=a256.rps / a16.rps,
+                 ad_p50_256=a256.p50_ms, ad_p99_256=a256.p99_ms,
+                 C_256_rate=a256.rps / min(a16.rps, offered(a256.clients, latency_ms)),
                  C_256_tail=a256.p99_ms / a256.p50_ms if a256.p50_ms else float("nan"))
     return f
+
+
+def offered(clients: int, latency_ms: float) -> float:
+    """The most calls a second ``clients`` can ask for when each waits ``latency_ms`` for every answer: a server
+    that answers at once cannot be asked for more. Goal C at 256 clients compares with the adapter's CPU-bound rate,
+    or with this where that is higher: on a fast machine the adapter's rate at 16 clients (3,300 a second) is above
+    what 256 clients that wait 100 ms per call can ask for (2,560), and 80 % of it could not be reached by any
+    server (docs/figures.md, thirteenth round)."""
+    return clients * 1000 / latency_ms if latency_ms > 0 else math.inf
 
 
 # the ratios the goals judge: their spread over the rounds is printed beside the median
@@ -1009,8 +1020,9 @@ def tables(fig: dict, markdown: bool = False) -> str:
              render(t1_head, t1)]
     if t2:
         parts += ["", f"Stand-in answers after {s['latency_ms']:g} ms ({s['latency_seconds']:g} s per run; "
-                      "@256 compares with the adapter's own rate @16 without latency, its CPU-bound rate; where it "
-                      "kept under 2 cores busy @16, that rate is low and the ratio can pass 100 %):",
+                      "@256 compares with the adapter's own rate @16 without latency, its CPU-bound rate, or with "
+                      f"the {offered(256, s['latency_ms']):,.0f} calls a second 256 clients can ask for where that is "
+                      "less; where it kept under 2 cores busy @16, that rate is low and the ratio can pass 100 %):",
                   render(t2_head, t2)]
     d = fig.get("D")
     if d:

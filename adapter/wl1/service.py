@@ -129,9 +129,6 @@ class Answer:
                 f"<tns:{op}Response>{inner}</soap:Body></soap:Envelope>",
                 f'<tns:{op}Response xmlns:tns="{WL1_NS}">{inner}')
 
-    def envelope(self, version: SoapVersion) -> str:
-        return self.texts(version)[0]
-
 
 class _Hardened(Soap11):
     """What both SOAP versions share (spyne's Soap12 is a Soap11): the ``soap:`` prefix ASMX clients know, hardened

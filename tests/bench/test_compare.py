@@ -37,6 +37,22 @@ def test_each_ratio_is_taken_within_its_round_and_the_goal_judged_on_their_media
     assert f["pt_rps16"] == 1800 and "C_64" not in f  # no run with latency: goal C not judged
 
 
+def test_goal_c_at_256_clients_compares_with_what_the_clients_can_ask_for_where_that_is_less():
+    """At 256 clients that wait 100 ms per answer, at most 2,560 calls a second can be asked for: a machine whose
+    CPU-bound rate is higher is judged against that, one whose rate is lower against its own rate."""
+    def judged(cpu_bound: float, at_256: float) -> float:
+        made = runs(0, 2000, cpu_bound, 0.8, 1.0)
+        for target, clients, rps in (("passthrough", 64, 600), ("adapter", 64, 600), ("passthrough", 256, 610),
+                                     ("adapter", 256, at_256)):
+            made.append(compare.Run(target, "Zoeken-L25", clients, 100.0, requests=int(rps * 4),
+                                    seconds=4.0, p50_ms=110, p99_ms=150, writes={"total": 0, "connects": 0}))
+        return compare.op_figures("Zoeken-L25", made, 100.0)["C_256_rate"]
+    assert compare.offered(256, 100.0) == 2560
+    assert judged(3300, 2364) == pytest.approx(2364 / 2560)  # fast machine: the clients are the limit
+    assert judged(2000, 1900) == pytest.approx(0.95)  # slow machine: its CPU is
+    assert judged(3300, 1900) < 0.8  # starved calls still fail
+
+
 def test_the_tables_print_the_spread_and_the_summary_counts_the_goals_met():
     rounds = [runs(n, 2000, ad, 0.8, 1.2) for n, ad in enumerate((900, 1100, 1300))]
     f = compare.combine("Zoeken-L25", [compare.op_figures("Zoeken-L25", r, 100.0) for r in rounds])
