@@ -25,9 +25,11 @@ def summary(rec: dict) -> str:
                      + (f" [{leg['error']}]" if leg.get("error") else "")
                      for leg in rec.get("wl2", []))
     problems = "; ".join(rec.get("wl1_request_problems") or [])
+    answer = "; ".join(rec.get("wl1_response_problems") or [])
     return (f"{rec['time']} {rec['correlation_id']} {rec.get('tenant') or '-'} {rec.get('operation') or '-'} "
             f"HTTP {rec['http_status']} signaalcode {rec.get('signaalcode')} {rec['total_ms']:.0f} ms"
-            + (f" | WL 2.0: {legs}" if legs else "") + (f" | invalid request: {problems}" if problems else ""))
+            + (f" | WL 2.0: {legs}" if legs else "") + (f" | invalid request: {problems}" if problems else "")
+            + (f" | invalid answer: {answer}" if answer else ""))
 
 
 def _pretty(xml: str) -> str:

@@ -107,7 +107,8 @@ class Console:
                                                                                     or []))})
         return "call.html", {**self._base(), "rec": rec, "problems": trail.problems_of(rec), "legs": legs,
                              "wl1_request": lines(messages.get("wl1_request"), wl1_marks),
-                             "wl1_response": lines(messages.get("wl1_response"), set()),
+                             "wl1_response": lines(messages.get("wl1_response"),
+                                                   problem_elements(rec.get("wl1_response_problems") or [])),
                              "has_bodies": bool(messages)}
 
     def _school_name(self, oin: str) -> str:

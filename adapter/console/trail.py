@@ -53,11 +53,11 @@ def find(path: str, correlation_id: str, recent: list[dict]) -> dict | None:
 
 
 def problems_of(rec: dict) -> list[str]:
-    """Every validation problem of the call: the school's request and the WL 2.0 answers."""
+    """Every validation problem of the call: the school's request, the WL 2.0 answers and the answer to the school."""
     out = [f"WL 1.0 request: {p}" for p in rec.get("wl1_request_problems") or []]
     for leg in rec.get("wl2") or []:
         out += [f"WL 2.0 {leg.get('operation')} answer: {p}" for p in leg.get("response_problems") or []]
-    return out
+    return out + [f"WL 1.0 answer: {p}" for p in rec.get("wl1_response_problems") or []]
 
 
 @dataclass(frozen=True)

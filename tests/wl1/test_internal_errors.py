@@ -13,7 +13,7 @@ import requests
 
 from adapter.store.model import Mutation
 from adapter.store.store import Store
-from tests.support.servers import SCHOOL_OIN
+from tests.support.servers import SCHOOL_OIN, wl_adapter
 from tests.support.soap import post, wl1_request
 
 # An IdentificeerLeerbedrijfResponse with a 41-digit LeerbedrijfId: it violates wl2.xsd ([0-9]{1,12}), and
@@ -73,6 +73,8 @@ def test_an_answer_the_adapter_cannot_make_valid_is_a_server_fault_without_inter
     assert "Traceback" not in r.text and ".py" not in r.text and "1" * 41 not in r.text
     metrics = requests.get(f"{adapter.url}/metrics", timeout=5).text
     assert 'wl_adapter_faults_total{faultcode="Server"} 1.0' in metrics
+    record = next(rec for rec in adapter.audit_records() if rec["correlation_id"] == r.headers["X-Correlation-ID"])
+    assert [p.split(":")[0] for p in record["wl1_response_problems"]] == ["CodeLeerbedrijf"]
 
 
 def test_report_mode_on_the_answer_lets_it_through_and_counts_it(broken_upstream, start_adapter):
@@ -82,6 +84,11 @@ def test_report_mode_on_the_answer_lets_it_through_and_counts_it(broken_upstream
     metrics = requests.get(f"{adapter.url}/metrics", timeout=5).text
     assert ('wl_adapter_validation_failures_total{leg="wl1_response",mode="report",operation="GeefBedrijfsgegevens"}'
             ' 1.0') in metrics
+    record = next(rec for rec in adapter.audit_records() if rec["correlation_id"] == r.headers["X-Correlation-ID"])
+    [problem] = record["wl1_response_problems"]  # the audit trail says what was wrong with what the school got
+    assert problem.startswith("CodeLeerbedrijf:") and "maximum length of '40'" in problem
+    shown = wl_adapter("audit", str(adapter.log), "--correlation-id", r.headers["X-Correlation-ID"], timeout=60)
+    assert f"| invalid answer: {problem}" in shown.stdout.splitlines()[0]
 
 
 # A schema-valid answer that does not say it answers our request (wsa:RelatesTo names another MessageID).
