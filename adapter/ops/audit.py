@@ -107,7 +107,7 @@ def record(settings: AuditConfig, call: Call) -> dict:
         "signaalcode": call.signaalcode,
         "wl1_request_valid": not problems if call.operation is not None or problems else None,
         "wl1_request_problems": problems,
-        "wl1_response_problems": [str(p) for p in call.response_problems],  # (only under "report" is it sent)
+        "wl1_response_problems": [str(p) for p in call.response_problems],  # (under "enforce" a fault went instead)
         "total_ms": round(call.elapsed_s * 1000, 2),
         "wl2": [
             {
