@@ -19,7 +19,7 @@ from adapter.wl2 import client, reader
 from adapter.translate import to_wl1
 answer = Path("examples/wl2/ZoekenLeerbedrijfOfLeerplaats/response.xml").read_bytes()
 result = to_wl1.zoeken(reader.read(client._message(xmlsafe.parse(answer, client.ANSWER_LIMITS))))
-text = xmlbuild.markup(result, "tns")
+text = xmlbuild.markup(result)
 refused = ""
 try:
     xmlsafe.parse(b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>')

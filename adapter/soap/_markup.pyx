@@ -26,8 +26,6 @@ def markup(data, tags, escape, text):
 
 cdef inline bint _needs_escape(str value):
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(value)
-    if n == 0:
-        return True
     if PyUnicode_KIND(value) == PyUnicode_1BYTE_KIND:
         # compact one-byte text ends in a NUL; an embedded NUL stops strcspn early, which only sends the value
         # through ``escape`` for nothing (it changes only &, <, > and CR)

@@ -6,9 +6,10 @@ a 25-result search) and for the WL 2.0 messages the adapter writes itself (the p
 A WL 1.0 answer is written as text (``markup``) and parsed once (``parse_own``; a large one is only read while
 it is validated, without a tree: ``read_own``, ``contracts.Contract.check``): a search answer has hundreds of
 values, and one ``etree.SubElement`` plus one ``.text`` per value was the largest cost of a call (measured with
-bench/profile_calls.py); joining strings and letting libxml2 build the tree in C is a fraction of that. The tree
-is the same one ``fill`` builds: every value escaped as lxml escapes text, a value XML cannot carry refused with a
-``ValueError`` as lxml refuses it (tests/soap/test_xmlbuild.py holds the two ways against each other). The writing
+bench/profile_calls.py); joining strings and letting libxml2 build the tree in C is a fraction of that. The text
+is what lxml writes for the tree ``fill`` builds: every value escaped as lxml escapes text, an empty one as
+``<x></x>``, a value XML cannot carry refused with a ``ValueError`` as lxml refuses it (tests/soap/test_xmlbuild.py
+holds the two ways against each other). The writing
 has a compiled twin, ``_markup.pyx`` (a quarter of the time of this module's ``_write``), used where setup.py built
 it.
 """
@@ -28,10 +29,6 @@ except ImportError:
 # What lxml says when a text holds a character XML 1.0 forbids (a C0 control character, U+FFFE, U+FFFF); a lone
 # surrogate fails earlier, in the UTF-8 encoding, with a UnicodeEncodeError (a ValueError) in both ways.
 NOT_XML_TEXT = "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters"
-
-# An empty string: lxml writes an element whose text was set to "" as <x></x>, not <x/>; an empty CDATA section
-# parses (CDATA stripped) to exactly that text.
-_EMPTY_TEXT = "<![CDATA[]]>"
 
 _DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 
@@ -82,39 +79,31 @@ def message(name: str, data: dict, namespace: str = ns.WL2) -> etree._Element:
 def escape(text: str) -> str:
     """``text`` as character data, as lxml writes it: &, < and > as entities, a carriage return as ``&#13;`` (a
     literal one would be read back as a line feed). Characters XML forbids are left for ``parse_own`` to refuse."""
-    if not text:
-        return _EMPTY_TEXT
     if "&" in text or "<" in text or ">" in text or "\r" in text:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
     return text
 
 
-def markup(data: dict, prefix: str, writer: str = "") -> str:
-    """``data`` as the text of the elements ``fill`` would append, each named ``prefix:name``; written by the
-    compiled writer where it was built (``writer``: "python" or "compiled" to choose)."""
-    tags = _TAGS.get(prefix)
-    if tags is None:
-        tags = _TAGS[prefix] = _Tags(prefix)
+def markup(data: dict, writer: str = "") -> str:
+    """``data`` as the text of the elements ``fill`` would append, without a prefix (the enclosing element declares
+    their namespace as its default one, as ASMX wrote its answers); written by the compiled writer where it was
+    built (``writer``: "python" or "compiled" to choose)."""
     if (writer or WRITER) == "compiled":
-        return _markup.markup(data, tags, escape, _text)
+        return _markup.markup(data, _TAGS, escape, _text)
     parts: list[str] = []
-    _write(parts, data, tags)
+    _write(parts, data, _TAGS)
     return "".join(parts)
 
 
 class _Tags(dict):
-    """name -> (start tag, end tag) with one prefix, made once per name (names are the XSD's: a few dozen)."""
-
-    def __init__(self, prefix: str):
-        super().__init__()
-        self.prefix = prefix
+    """name -> (start tag, end tag), made once per name (names are the XSD's: a few dozen)."""
 
     def __missing__(self, name: str) -> tuple[str, str]:
-        pair = self[name] = (f"<{self.prefix}:{name}>", f"</{self.prefix}:{name}>")
+        pair = self[name] = (f"<{name}>", f"</{name}>")
         return pair
 
 
-_TAGS: dict[str, _Tags] = {}
+_TAGS = _Tags()
 
 
 def _write(parts: list[str], data: dict, tags: _Tags) -> None:
@@ -124,7 +113,7 @@ def _write(parts: list[str], data: dict, tags: _Tags) -> None:
     for name, value in data.items():
         cls = value.__class__
         if cls is str:
-            if not value or "&" in value or "<" in value or ">" in value or "\r" in value:
+            if "&" in value or "<" in value or ">" in value or "\r" in value:
                 value = escape(value)
             start, end = tags[name]
             append(f"{start}{value}{end}")
@@ -148,7 +137,7 @@ def _write_items(parts: list[str], items, pair: tuple[str, str], tags: _Tags) ->
     for item in items:
         cls = item.__class__
         if cls is str:
-            if not item or "&" in item or "<" in item or ">" in item or "\r" in item:
+            if "&" in item or "<" in item or ">" in item or "\r" in item:
                 item = escape(item)
             append(f"{start}{item}{end}")
         elif cls is int:
@@ -176,10 +165,9 @@ WRITER = WRITERS[-1]
 
 
 def wire(text: str) -> bytes:
-    """The bytes of a document written by ``markup`` as lxml serialises its tree (``parse_own``) with an XML
-    declaration in UTF-8, without serialising the tree: an empty string's CDATA section becomes ``<x></x>``,
-    everything else ``markup`` writes already as lxml would (tests/soap/test_xmlbuild.py holds the two equal)."""
-    return _DECLARATION + text.replace(_EMPTY_TEXT, "").encode("utf-8")
+    """The bytes of a document written by ``markup``, with an XML declaration in UTF-8: what lxml writes for the
+    tree ``fill`` builds of the same data (tests/soap/test_xmlbuild.py holds the two equal)."""
+    return _DECLARATION + text.encode("utf-8")
 
 
 def read_own(data: bytes) -> list:

@@ -119,15 +119,17 @@ class Answer:
     result: dict
 
     def texts(self, version: SoapVersion) -> tuple[str, str]:
-        """The answer as text (soap/xmlbuild.py), twice: ``<soap:Envelope><soap:Body><tns:XResponse>…`` with the
-        prefixes spyne's envelope had (``tns`` declared beside ``soap`` on the envelope), which is sent, and its
-        ``<tns:XResponse>`` element alone with ``tns`` declared on it, which is validated: the same element, in a
-        document of its own."""
+        """The answer as text (soap/xmlbuild.py), twice: the envelope, which is sent, and its ``<XResponse>``
+        element alone, which is validated (the same characters: the element declares its namespace itself).
+
+        Written as ASMX wrote its answers: the response element declares the WL 1.0 namespace as its default one
+        and nothing inside it has a prefix. Before the fourteenth round of issue 10 this was spyne's form, a ``tns``
+        prefix on every element (the same XML to a namespace-aware reader); it made a 25-result answer 19 % longer
+        and cost ~8 µs more to check."""
         op = self.operation
-        inner = f"<tns:{op}Result>{xmlbuild.markup(self.result, 'tns')}</tns:{op}Result></tns:{op}Response>"
-        return (f'<soap:Envelope xmlns:tns="{WL1_NS}" xmlns:soap="{version.env_ns}"><soap:Body>'
-                f"<tns:{op}Response>{inner}</soap:Body></soap:Envelope>",
-                f'<tns:{op}Response xmlns:tns="{WL1_NS}">{inner}')
+        alone = (f'<{op}Response xmlns="{WL1_NS}"><{op}Result>{xmlbuild.markup(self.result)}</{op}Result>'
+                 f"</{op}Response>")
+        return f'<soap:Envelope xmlns:soap="{version.env_ns}"><soap:Body>{alone}</soap:Body></soap:Envelope>', alone
 
 
 class _Hardened(Soap11):

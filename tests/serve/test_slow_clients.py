@@ -117,7 +117,7 @@ def test_a_body_in_a_few_pieces_within_the_deadline_is_served(slow_guarded, comp
     finally:
         sock.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
-    assert f"<CodeLeerbedrijf>{company}</CodeLeerbedrijf>".encode() in answer.replace(b"tns:", b"")
+    assert f"<CodeLeerbedrijf>{company}</CodeLeerbedrijf>".encode() in answer
 
 
 def test_more_slow_clients_than_threads_cannot_starve_a_valid_call(slow_guarded, companies):

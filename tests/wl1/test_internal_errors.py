@@ -62,7 +62,7 @@ def broken_upstream():
 
 def test_invalid_upstream_answer_is_999_when_its_schema_is_enforced(broken_upstream, start_adapter):
     r = post(start_adapter(broken_upstream).wl1_url, REQUEST, CONTENT_TYPE_PLAIN, timeout=10)
-    assert r.status_code == 200 and "<tns:Signaalcode>999</tns:Signaalcode>" in r.text
+    assert r.status_code == 200 and "<Signaalcode>999</Signaalcode>" in r.text
 
 
 def test_an_answer_the_adapter_cannot_make_valid_is_a_server_fault_without_internals(broken_upstream, start_adapter):
@@ -80,7 +80,7 @@ def test_an_answer_the_adapter_cannot_make_valid_is_a_server_fault_without_inter
 def test_report_mode_on_the_answer_lets_it_through_and_counts_it(broken_upstream, start_adapter):
     adapter = start_adapter(broken_upstream, extra='\n[validation]\nwl2_response = "off"\nwl1_response = "report"\n')
     r = post(adapter.wl1_url, REQUEST, CONTENT_TYPE_PLAIN, timeout=10)
-    assert r.status_code == 200 and "<tns:Signaalcode>0</tns:Signaalcode>" in r.text
+    assert r.status_code == 200 and "<Signaalcode>0</Signaalcode>" in r.text
     metrics = requests.get(f"{adapter.url}/metrics", timeout=5).text
     assert ('wl_adapter_validation_failures_total{leg="wl1_response",mode="report",operation="GeefBedrijfsgegevens"}'
             ' 1.0') in metrics
@@ -105,7 +105,7 @@ def crossed_upstream():
 def test_an_answer_to_another_request_is_not_used(crossed_upstream, start_adapter):
     adapter = start_adapter(crossed_upstream)
     r = post(adapter.wl1_url, REQUEST, CONTENT_TYPE_PLAIN, timeout=10)
-    assert r.status_code == 200 and "<tns:Signaalcode>999</tns:Signaalcode>" in r.text
+    assert r.status_code == 200 and "<Signaalcode>999</Signaalcode>" in r.text
     record = next(rec for rec in adapter.audit_records() if rec["correlation_id"] == r.headers["X-Correlation-ID"])
     assert any(p.startswith("RelatesTo:") for p in record["wl2"][0]["response_problems"])
 
@@ -113,7 +113,7 @@ def test_an_answer_to_another_request_is_not_used(crossed_upstream, start_adapte
 def test_report_mode_passes_an_answer_with_crossed_addressing_on(crossed_upstream, start_adapter):
     adapter = start_adapter(crossed_upstream, extra='\n[validation]\nwl2_response = "report"\n')
     r = post(adapter.wl1_url, REQUEST, CONTENT_TYPE_PLAIN, timeout=10)
-    assert r.status_code == 200 and "<tns:Signaalcode>0</tns:Signaalcode>" in r.text
+    assert r.status_code == 200 and "<Signaalcode>0</Signaalcode>" in r.text
 
 
 @pytest.mark.parametrize("character", ["\x01", "\x00", "\ufffe"], ids=repr)

@@ -82,6 +82,21 @@ def test_soap12_success_has_the_same_body_as_soap11(adapter, path):
     assert body_of(r12, SOAP12).findtext(f".//{{{WL1}}}LaatsteVolgnummer") == "7"
 
 
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_an_answer_is_written_as_asmx_wrote_it(adapter, version):
+    """The response element declares the WL 1.0 namespace as its default one and no element in it has a prefix:
+    the form ASMX wrote (a client that reads the answer as text, not as namespaced XML, finds what it found)."""
+    env_ns, content_type = (SOAP11, "text/xml; charset=utf-8") if version == "1.1" else (SOAP12, ct12())
+    r = post(adapter.wl1_url, envelope(mutaties("7"), env_ns), content_type)
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(
+        f"<?xml version='1.0' encoding='UTF-8'?>\n<soap:Envelope xmlns:soap=\"{env_ns}\"><soap:Body>"
+        f'<GeefMutatiesResponse xmlns="{WL1}"><GeefMutatiesResult><Signaalcode>0</Signaalcode>'.encode()), r.text
+    message = body_of(r, env_ns)
+    assert all(e.prefix is None and e.tag.startswith(f"{{{WL1}}}") for e in message.iter())
+    assert r.content.endswith(b"</GeefMutatiesResult></GeefMutatiesResponse></soap:Body></soap:Envelope>")
+
+
 def test_soap12_without_action_parameter_is_dispatched_by_the_body(adapter):
     r = post(adapter.wl1_url, envelope(mutaties("3")), "application/soap+xml")
     assert r.status_code == 200 and body_of(r, SOAP12).findtext(f".//{{{WL1}}}LaatsteVolgnummer") == "3"
