@@ -151,3 +151,19 @@ def test_normalising_ignores_what_is_meant_to_vary():
     assert compare(Answer(200, a, "2026-11-29"), Answer(200, b, "2026-12-01")) == []
     assert compare(Answer(200, a, "2026-11-29"), Answer(200, b.replace("<Code>0", "<Code>1"), "2026-12-01"))
     assert compare(Answer(200, a, "2026-11-29"), Answer(500, a, "2026-11-29"))
+
+
+def test_an_answer_recorded_with_tns_prefixes_is_the_same_as_one_without():
+    """Answers were written with spyne's ``tns:`` prefixes until the fourteenth round of issue 10, now as ASMX wrote
+    them (the namespace declared as the default one): a replay of older recordings reports no difference."""
+    from adapter.ops.replay import Answer, compare
+
+    ns, soap = "urn:sbb:whitelabel:1.0", "http://schemas.xmlsoap.org/soap/envelope/"
+    before = (f'<soap:Envelope xmlns:tns="{ns}" xmlns:soap="{soap}"><soap:Body><tns:ZoekenResponse><tns:ZoekenResult>'
+              "<tns:Signaalcode>0</tns:Signaalcode><tns:AantalResultatenTotaal>3</tns:AantalResultatenTotaal>"
+              "</tns:ZoekenResult></tns:ZoekenResponse></soap:Body></soap:Envelope>")
+    after = (f'<soap:Envelope xmlns:soap="{soap}"><soap:Body><ZoekenResponse xmlns="{ns}"><ZoekenResult>'
+             "<Signaalcode>0</Signaalcode><AantalResultatenTotaal>3</AantalResultatenTotaal>"
+             "</ZoekenResult></ZoekenResponse></soap:Body></soap:Envelope>")
+    assert compare(Answer(200, before, "2026-12-01"), Answer(200, after, "2026-12-01")) == []
+    assert compare(Answer(200, before, "2026-12-01"), Answer(200, after.replace(">3<", ">4<"), "2026-12-01"))
