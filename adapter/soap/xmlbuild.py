@@ -9,9 +9,8 @@ values, and one ``etree.SubElement`` plus one ``.text`` per value was the larges
 bench/profile_calls.py); joining strings and letting libxml2 build the tree in C is a fraction of that. The text
 is what lxml writes for the tree ``fill`` builds: every value escaped as lxml escapes text, an empty one as
 ``<x></x>``, a value XML cannot carry refused with a ``ValueError`` as lxml refuses it (tests/soap/test_xmlbuild.py
-holds the two ways against each other). The writing
-has a compiled twin, ``_markup.pyx`` (a quarter of the time of this module's ``_write``), used where setup.py built
-it.
+holds the two ways against each other). The writing has a compiled twin, ``_markup.pyx`` (a quarter of the time
+of this module's ``_write``), used where setup.py built it.
 """
 from __future__ import annotations
 
