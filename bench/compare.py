@@ -37,8 +37,8 @@ runs are made in --rounds (3): each round runs every pair (pass-through and adap
 side by side, the pass-through first in one round and the adapter first in the next; each ratio is taken within
 its round, and each goal is judged on the median of the rounds (the tables give the lowest and highest beside it).
 Repeat a run before believing a difference under ~10 %. The goal-C runs last 10 s (--latency-seconds), the others
-4 s (--seconds): at 64 clients the first round trips of the 64 connections wrk opens at once, which each worker
-takes up one after another, raise a short run's p99 (the adapter's: ~165 ms in 2 s runs, 115-124 in 16 s runs).
+4 s (--seconds): at 64 clients the first round trips of the 64 connections wrk opens at once raise a short run's
+p99 (the adapter's: ~165 ms in 2 s runs, 115-124 in 16 s runs).
 Usage: .venv/bin/python bench/compare.py [--seconds 4] [--latency-seconds 10] [--rounds 3] [--ops Zoeken-E25,...]
        [--json] [--latency-ms 100] [--no-latency] [--rss-calls 20000] [--markdown FILE] [--profile OP,OP]
 """
