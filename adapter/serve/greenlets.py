@@ -23,7 +23,7 @@ from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
-from adapter.serve.runner import _HeldHeader, closing_when_stopping
+from adapter.serve.runner import Succeeded, _HeldHeader, closing_when_stopping
 
 TURN_S = 1e-6  # a timer, not sleep(0): gevent runs sleep(0)'s callback before it looks at the sockets again
 POLL_S = 0.05  # how soon a worker notices it must stop, and how often it looks whether its last calls are done
@@ -133,7 +133,7 @@ class SharingServer(StreamServer):
         super().close()
 
 
-class OneWriteGeventWorker(GeventWorker):
+class OneWriteGeventWorker(Succeeded, GeventWorker):
     """gunicorn's gevent worker, patching only what a call waits on, with each answer in one write (serve/runner.py)
     and a prompt stop.
 
@@ -147,12 +147,12 @@ class OneWriteGeventWorker(GeventWorker):
     next request is already waiting is served again and again while the others wait. New connections are accepted
     all at once, each worker taking its share (``Shares``).
 
-    On stop (also when replaced after ``max_requests`` calls), gunicorn's gevent worker waits up to
-    ``graceful_timeout`` for every connection, also those only kept alive for a next request, and looks once a
-    second. Here a call in flight is answered with ``Connection: close`` (``closing_when_stopping``), a next request
-    already sent on a kept-alive connection is answered the same way, and a connection that has waited ``IDLE_S``
-    with no request in is closed: the stop takes a fraction of a second, and no client loses a request it was told
-    it could send."""
+    On stop (also when replaced after ``max_requests`` calls, once its successor accepts: ``runner.Succession``),
+    gunicorn's gevent worker waits up to ``graceful_timeout`` for every connection, also those only kept alive for a
+    next request, and looks once a second. Here a call in flight is answered with ``Connection: close``
+    (``closing_when_stopping``), a next request already sent on a kept-alive connection is answered the same way,
+    and a connection that has waited ``IDLE_S`` with no request in is closed: the stop takes a fraction of a second,
+    and no client loses a request it was told it could send."""
 
     def __init__(self, age, *args, **kwargs):
         super().__init__(age, *args, **kwargs)  # in the arbiter: the shares are made here, before the fork
@@ -183,6 +183,7 @@ class OneWriteGeventWorker(GeventWorker):
             self._between.pop(client, None)
 
     def handle_request(self, listener_name, req, sock, addr):
+        self.count_call()
         self._between[sock] = None
         held = _HeldHeader(sock)
         try:
@@ -208,6 +209,7 @@ class OneWriteGeventWorker(GeventWorker):
                                    spawn=Pool(self.worker_connections), **ssl_args)
             server.start()
             servers.append(server)
+        self.accepting()
         next_notify = 0.0
         while self.alive:
             if time.monotonic() >= next_notify:

@@ -7,17 +7,27 @@ between them (an instance killed, or crashing) leaves a load balancer holding an
 which it can neither pass on whole nor retry elsewhere. With the header held back until the body goes with it,
 a dying instance has sent all of an answer or nothing, and nothing is what a load balancer retries on another
 instance (docs/deployment.md).
+
+A worker replaced after ``max_requests`` calls is succeeded, not just stopped: its successor accepts before it stops
+(``Succession``).
 """
 from __future__ import annotations
 
 import gc
 import logging
+import mmap
+import os
 import resource
+import signal
 import ssl
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
 from gunicorn.workers.gthread import ThreadWorker
 
 from adapter.serve.memory import trim
@@ -25,6 +35,7 @@ from adapter.serve.memory import trim
 log = logging.getLogger("wl_adapter.serve")
 
 FILES_SPARE = 256  # files a worker holds besides its calls' sockets: listeners, store, logs, libraries
+SUCCESSOR_WAIT_S = 30.0  # a worker that asked for a successor stops by itself after this (no arbiter answered)
 
 
 @dataclass
@@ -114,15 +125,122 @@ def closing_when_stopping(worker, app: Callable) -> Callable:
     return app_of_a_worker
 
 
-class OneWriteWorker(ThreadWorker):
+SERVING, RETIRING = 1, 2  # a worker's state in the succession (0: starting, not yet accepting)
+
+
+class Succession:
+    """Each worker's state (accepting, or asking for a successor), in memory the workers and the arbiter share.
+
+    gunicorn replaces a worker after ``max_requests`` calls by stopping it and then starting another: for the
+    moment between, its connections' clients reconnect to the other workers, which hold their share already. At 256
+    clients those reconnections waited for the new worker (0.3-0.5 s) and doubled the p99 of every 10-second run
+    with a replacement in it (docs/figures.md, fifteenth round). Here the worker asks for a successor instead and
+    goes on serving; the arbiter starts the successor, and stops the old worker (``SIGTERM``: a graceful stop) once
+    the successor accepts.
+
+    One slot per worker, chosen by its ``age`` modulo the slots, as ``greenlets.Shares`` does; a state counts only
+    for the pid written beside it."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self._mem = mmap.mmap(-1, 16 * slots)  # anonymous and shared: the workers forked after this see it
+        self._pids = memoryview(self._mem).cast("q")[:slots]
+        self._states = memoryview(self._mem).cast("q")[slots:]
+
+    def mark(self, age: int, state: int) -> None:
+        """In the worker: its state now."""
+        self._pids[age % self.slots] = os.getpid()
+        self._states[age % self.slots] = state
+
+    def state(self, age: int, pid: int) -> int:
+        """In the arbiter: the state of the worker of this age and pid (0 while it starts)."""
+        slot = age % self.slots
+        return self._states[slot] if self._pids[slot] == pid else 0
+
+
+_SUCCESSIONS: dict[int, Succession] = {}  # per gunicorn configuration, i.e. per arbiter (made before the forks)
+
+
+class Succeeded(Worker):
+    """Mixed into a gunicorn worker class (before it): after ``max_requests`` calls it asks for a successor and goes
+    on serving until the arbiter stops it (``Succession``). gunicorn's own count is switched off (``max_requests`` =
+    ``sys.maxsize``): it would stop the worker at once. The worker class calls ``accepting`` when it begins to
+    accept, and ``count_call`` for each request."""
+
+    max_requests: int  # gunicorn's, set in its __init__
+    alive: bool
+
+    def __init__(self, age, *args, **kwargs):
+        super().__init__(age, *args, **kwargs)  # in the arbiter, before the fork
+        self.succession = _SUCCESSIONS.setdefault(id(self.cfg), Succession(max(8, 4 * self.cfg.workers)))
+        self.calls_before_successor, self.max_requests = self.max_requests, sys.maxsize
+        self.calls = 0
+        self.asked_at: float | None = None
+
+    def accepting(self) -> None:
+        self.succession.mark(self.age, SERVING)
+        self._wake_arbiter()
+
+    def count_call(self) -> None:
+        self.calls += 1
+        if self.calls == self.calls_before_successor:
+            self.log.info("Asking for a successor after %d calls (max_requests)", self.calls)
+            self.asked_at = time.monotonic()
+            self.succession.mark(self.age, RETIRING)
+            self._wake_arbiter()
+        elif self.asked_at is not None and time.monotonic() - self.asked_at > SUCCESSOR_WAIT_S and self.alive:
+            self.log.warning("No successor after %.0f s: stopping anyway", SUCCESSOR_WAIT_S)
+            self.alive = False
+
+    def _wake_arbiter(self) -> None:
+        """The arbiter looks at its workers when a signal comes, else once a second. SIGCHLD is the one it expects
+        from its workers; one from a live worker reaps nothing and has it look at the workers now."""
+        try:
+            os.kill(self.ppid, signal.SIGCHLD)
+        except OSError:
+            pass  # the arbiter is gone: the worker notices that itself and stops
+
+
+class _Arbiter(Arbiter):
+    """gunicorn's arbiter, with workers replaced by succession (``Succession``)."""
+
+    def __init__(self, app):
+        super().__init__(app)
+        self._stopping: set[int] = set()  # retiring workers already told to stop
+
+    def manage_workers(self):
+        succession = _SUCCESSIONS.get(id(self.cfg))
+        retiring = {pid for pid, w in self.WORKERS.items()
+                    if succession is not None and succession.state(w.age, pid) == RETIRING}
+        self._stopping &= retiring
+        if succession is None or not retiring:
+            return super().manage_workers()
+        others = sorted(((pid, w) for pid, w in self.WORKERS.items() if pid not in retiring), key=lambda i: i[1].age)
+        for _ in range(self.num_workers - len(others)):  # the successors
+            self.spawn_worker()
+        for pid, _ in others[:max(0, len(others) - self.num_workers)]:  # fewer workers asked for (SIGTTOU)
+            self.kill_worker(pid, signal.SIGTERM)
+        if sum(succession.state(w.age, pid) == SERVING for pid, w in others) >= self.num_workers:
+            for pid in retiring - self._stopping:
+                self.kill_worker(pid, signal.SIGTERM)
+                self._stopping.add(pid)
+        return None
+
+
+class OneWriteWorker(Succeeded, ThreadWorker):
     """gunicorn's gthread worker whose answers each leave in one write (see the module's docstring), and say
-    ``Connection: close`` once the worker stops."""
+    ``Connection: close`` once the worker stops; replaced by succession (``Succession``)."""
 
     def load_wsgi(self):
         super().load_wsgi()
         self.wsgi = closing_when_stopping(self, self.wsgi)  # type: ignore[has-type]
 
+    def run(self):
+        self.accepting()
+        super().run()
+
     def handle_request(self, req, conn):
+        self.count_call()
         one = _Conn(conn)
         keep_alive = super().handle_request(req, one)  # on an error after the header, gunicorn closes: nothing sent
         one.sock.flush()
@@ -192,6 +310,13 @@ class _Gunicorn(BaseApplication):
         if self._app is None:
             self._app = self._factory()
         return self._app
+
+    def run(self):
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as exc:  # as gunicorn's BaseApplication.run: a configuration it refuses
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)
 
 
 def run(app_factory: Callable[[], Callable], options: ServerOptions,
