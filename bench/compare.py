@@ -969,6 +969,9 @@ def summary(fig: dict) -> str:
     if d:
         counts.append(f"D {verdict(d['repeat_ok'] and d.get('new_ok', True))}")
     counts.append(f"RSS {verdict(fig['RSS']['ok'])}")
+    # a request wrk sent and got no answer to (a read, write or connect error) is a call a client lost
+    lost = sum(r["errors"] for r in fig.get("runs", []) if r["target"] == "adapter")
+    counts.append(f"no call lost {verdict(lost == 0)}" + (f" ({lost} errors: see the notes)" if lost else ""))
     return "Goals met, by operation: " + "; ".join(counts)
 
 

@@ -63,7 +63,10 @@ def test_the_tables_print_the_spread_and_the_summary_counts_the_goals_met():
                    "path": []}}
     text = compare.tables(fig)
     assert "0.55× PASS [0.45–0.65]" in text
-    assert "Goals met, by operation: A 1 of 1; B added latency 1 of 1; B p99 1 of 1; RSS PASS" in text
+    assert ("Goals met, by operation: A 1 of 1; B added latency 1 of 1; B p99 1 of 1; RSS PASS; no call lost PASS"
+            in text)
+    fig["runs"] = [{"target": "passthrough", "errors": 0}, {"target": "adapter", "errors": 47}]  # wrk's read errors
+    assert "; no call lost FAIL (47 errors: see the notes)" in compare.tables(fig)
 
 
 def test_a_server_s_cpu_includes_its_children_that_have_ended():
