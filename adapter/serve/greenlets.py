@@ -23,7 +23,7 @@ from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
-from adapter.serve.runner import Succeeded, _HeldHeader, closing_when_stopping
+from adapter.serve.runner import Succeeded, _HeldHeader, closing_when_stopping, slots
 
 TURN_S = 1e-6  # a timer, not sleep(0): gevent runs sleep(0)'s callback before it looks at the sockets again
 POLL_S = 0.05  # how soon a worker notices it must stop, and how often it looks whether its last calls are done
@@ -46,8 +46,8 @@ class Shares:
     and of those waiting in the listening socket's queue (``SLACK`` more), and leaves the rest to the others; a worker
     that stays busy cannot keep them waiting longer than ``WAIT_AT_MOST_S``.
 
-    One slot per worker, chosen by the arbiter (``age`` modulo the slots) and written only by the worker whose pid is
-    in it. A count left by a worker that died only raises the total, which lets the others accept more, never less.
+    One slot per worker, chosen by the arbiter (``runner.slot_for``) and written only by the worker whose pid is in
+    it. A count left by a worker that died only raises the total, which lets the others accept more, never less.
     """
 
     def __init__(self, slots: int):
@@ -157,9 +157,7 @@ class OneWriteGeventWorker(Succeeded, GeventWorker):
 
     def __init__(self, age, *args, **kwargs):
         super().__init__(age, *args, **kwargs)  # in the arbiter: the shares are made here, before the fork
-        slots = max(8, 4 * self.cfg.workers)
-        self._shares = _SHARES.setdefault(id(self.cfg), Shares(slots))
-        self._slot = age % self._shares.slots
+        self._shares = _SHARES.setdefault(id(self.cfg), Shares(slots(self.cfg.workers)))
 
     def patch(self):
         from gevent import monkey
@@ -203,10 +201,10 @@ class OneWriteGeventWorker(Succeeded, GeventWorker):
     def run(self):
         ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
         servers = []
-        self._shares.claim(self._slot)
+        self._shares.claim(self.slot)
         for s in self.sockets:
             s.setblocking(1)
-            server = SharingServer(s, self._shares, self._slot, self.cfg.workers, handle=partial(self.handle, s),
+            server = SharingServer(s, self._shares, self.slot, self.cfg.workers, handle=partial(self.handle, s),
                                    spawn=Pool(self.worker_connections), **ssl_args)
             server.start()
             servers.append(server)

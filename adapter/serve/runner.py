@@ -138,8 +138,8 @@ class Succession:
     goes on serving; the arbiter starts the successor, and stops the old worker (``SIGTERM``: a graceful stop) once
     the successor accepts.
 
-    One slot per worker, chosen by its ``age`` modulo the slots, as ``greenlets.Shares`` does; a state counts only
-    for the pid written beside it."""
+    One slot per worker (``slot_for``), as in ``greenlets.Shares``; a state counts only for the pid written beside
+    it."""
 
     def __init__(self, slots: int):
         self.slots = slots
@@ -147,18 +147,30 @@ class Succession:
         self._pids = memoryview(self._mem).cast("q")[:slots]
         self._states = memoryview(self._mem).cast("q")[slots:]
 
-    def mark(self, age: int, state: int) -> None:
+    def mark(self, slot: int, state: int) -> None:
         """In the worker: its state now."""
-        self._pids[age % self.slots] = os.getpid()
-        self._states[age % self.slots] = state
+        self._pids[slot] = os.getpid()
+        self._states[slot] = state
 
-    def state(self, age: int, pid: int) -> int:
-        """In the arbiter: the state of the worker of this age and pid (0 while it starts)."""
-        slot = age % self.slots
+    def state(self, slot: int, pid: int) -> int:
+        """In the arbiter: the state of the worker with this slot and pid (0 while it starts)."""
         return self._states[slot] if self._pids[slot] == pid else 0
 
 
 _SUCCESSIONS: dict[int, Succession] = {}  # per gunicorn configuration, i.e. per arbiter (made before the forks)
+
+
+def slots(workers: int) -> int:
+    """Slots in the memory the workers share: room for every worker, its successor, and more."""
+    return max(8, 4 * workers)
+
+
+def slot_for(worker, live) -> int:
+    """In the arbiter, before ``worker`` is forked: the lowest slot no live worker holds. (Chosen by ``age`` modulo
+    the slots, as it was, a worker that outlived the slots' number of replacements of the others shared its slot
+    with a newer one.)"""
+    taken = {getattr(w, "slot", None) for w in live}
+    return next((i for i in range(slots(worker.cfg.workers)) if i not in taken), worker.age % slots(worker.cfg.workers))
 
 
 class Succeeded(Worker):
@@ -172,13 +184,14 @@ class Succeeded(Worker):
 
     def __init__(self, age, *args, **kwargs):
         super().__init__(age, *args, **kwargs)  # in the arbiter, before the fork
-        self.succession = _SUCCESSIONS.setdefault(id(self.cfg), Succession(max(8, 4 * self.cfg.workers)))
+        self.succession = _SUCCESSIONS.setdefault(id(self.cfg), Succession(slots(self.cfg.workers)))
+        self.slot = self.age % self.succession.slots  # the arbiter chooses a free one before the fork (slot_for)
         self.calls_before_successor, self.max_requests = self.max_requests, sys.maxsize
         self.calls = 0
         self.asked_at: float | None = None
 
     def accepting(self) -> None:
-        self.succession.mark(self.age, SERVING)
+        self.succession.mark(self.slot, SERVING)
         self._wake_arbiter()
 
     def count_call(self) -> None:
@@ -186,7 +199,7 @@ class Succeeded(Worker):
         if self.calls == self.calls_before_successor:
             self.log.info("Asking for a successor after %d calls (max_requests)", self.calls)
             self.asked_at = time.monotonic()
-            self.succession.mark(self.age, RETIRING)
+            self.succession.mark(self.slot, RETIRING)
             self._wake_arbiter()
         elif self.asked_at is not None and time.monotonic() - self.asked_at > SUCCESSOR_WAIT_S and self.alive:
             self.log.warning("No successor after %.0f s: stopping anyway", SUCCESSOR_WAIT_S)
@@ -211,7 +224,7 @@ class _Arbiter(Arbiter):
     def manage_workers(self):
         succession = _SUCCESSIONS.get(id(self.cfg))
         retiring = {pid for pid, w in self.WORKERS.items()
-                    if succession is not None and succession.state(w.age, pid) == RETIRING}
+                    if succession is not None and succession.state(w.slot, pid) == RETIRING}
         self._stopping &= retiring
         if succession is None or not retiring:
             return super().manage_workers()
@@ -220,7 +233,7 @@ class _Arbiter(Arbiter):
             self.spawn_worker()
         for pid, _ in others[:max(0, len(others) - self.num_workers)]:  # fewer workers asked for (SIGTTOU)
             self.kill_worker(pid, signal.SIGTERM)
-        if sum(succession.state(w.age, pid) == SERVING for pid, w in others) >= self.num_workers:
+        if sum(succession.state(w.slot, pid) == SERVING for pid, w in others) >= self.num_workers:
             for pid in retiring - self._stopping:
                 self.kill_worker(pid, signal.SIGTERM)
                 self._stopping.add(pid)
@@ -247,10 +260,11 @@ class OneWriteWorker(Succeeded, ThreadWorker):
         return keep_alive
 
 
-def _freeze_before_fork(server, worker) -> None:
-    """Objects made while loading the app are never collected: frozen, they stay out of every GC pass (tail latency).
-    What loading freed (the XSDs' parsed trees, the compilers' scratch) goes back to the system first, so that no
-    worker starts with it."""
+def _before_fork(server, worker) -> None:
+    """The worker's slot in the memory the workers share (``slot_for``). And objects made while loading the app are
+    never collected: frozen, they stay out of every GC pass (tail latency). What loading freed (the XSDs' parsed
+    trees, the compilers' scratch) goes back to the system first, so that no worker starts with it."""
+    worker.slot = slot_for(worker, server.WORKERS.values())
     gc.collect()
     trim()
     gc.freeze()
@@ -295,7 +309,7 @@ class _Gunicorn(BaseApplication):
             settings.update(certfile=o.certfile, keyfile=o.keyfile)
             if o.client_ca:
                 settings.update(ca_certs=o.client_ca, cert_reqs=ssl.CERT_REQUIRED)
-        settings["pre_fork"] = _freeze_before_fork
+        settings["pre_fork"] = _before_fork
         if self._post_fork:
             settings["post_fork"] = lambda server, worker: self._post_fork()
         if self._on_worker:

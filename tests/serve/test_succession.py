@@ -157,3 +157,19 @@ def test_a_succeeded_worker_answers_the_next_request_of_a_connection_that_was_id
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_new_worker_gets_a_slot_that_no_live_worker_holds():
+    """Slots in the memory the workers share are chosen by the arbiter before each fork. By ``age`` modulo the
+    slots, as they were, a worker that outlived eight replacements of the others shared its slot with a newer one:
+    its connections went uncounted, and its successor's start went unseen."""
+    from types import SimpleNamespace
+
+    from adapter.serve.runner import slot_for
+
+    cfg = SimpleNamespace(workers=2)  # what slot_for reads of gunicorn's workers: their configuration, age and slot
+    live = [SimpleNamespace(cfg=cfg, age=2, slot=2), SimpleNamespace(cfg=cfg, age=9, slot=0)]
+    assert slot_for(SimpleNamespace(cfg=cfg, age=10), live) == 1  # not 10 % 8: the worker of age 2 holds slot 2
+    live.append(SimpleNamespace(cfg=cfg, age=10, slot=1))
+    del live[1]  # the worker in slot 0 has gone
+    assert slot_for(SimpleNamespace(cfg=cfg, age=11), live) == 0
